@@ -1,0 +1,163 @@
+//! Operator actions that exist before the portal: registering licenses (the
+//! stand-in for the reseller portal import) and the fleet status view.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_domain::Timestamp;
+use rampart_domain::connection::ConnectionStatus;
+use rampart_domain::ids::{ApplianceId, Serial, TenantId};
+use rampart_domain::license::{License, NewLicense};
+use rampart_ports::{Clock, Condition, Item, Query, SortKey, StoreError, Table};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::records::appliance::ApplianceRecord;
+use crate::store_keys;
+
+pub struct AdminService {
+    table: Arc<dyn Table>,
+    clock: Arc<dyn Clock>,
+}
+
+/// One row of the fleet status view.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ApplianceStatus {
+    pub appliance_id: ApplianceId,
+    pub tenant: TenantId,
+    pub serial: Serial,
+    pub hostname: String,
+    pub model: String,
+    pub firmware: String,
+    pub status: ConnectionStatus,
+    pub last_checkin: Option<String>,
+    pub cpu_percent: Option<f64>,
+    pub memory_percent: Option<f64>,
+    pub disk_percent: Option<f64>,
+}
+
+impl AdminService {
+    pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Self {
+        Self { table, clock }
+    }
+
+    /// Registers a license and returns the license secret, which is shown once
+    /// and stored only as a hash.
+    pub async fn add_license(&self, new: NewLicense) -> Result<(License, String), ApiError> {
+        new.validate()?;
+        let secret = fresh_secret();
+        let license = new.into_license(&secret);
+        match self
+            .table
+            .transact(vec![
+                rampart_ports::TransactOp::Put(
+                    crate::records::license::to_item(&license),
+                    Some(Condition::NotExists),
+                ),
+                rampart_ports::TransactOp::Put(
+                    Item::new(store_keys::tenant_registry(&license.tenant)),
+                    None,
+                ),
+            ])
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::TransactionCanceled) => {
+                return Err(ApiError::LicenseExists(license.serial.to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(serial = %license.serial, tenant = %license.tenant, "license registered");
+        Ok((license, secret))
+    }
+
+    pub async fn tenants(&self) -> Result<Vec<TenantId>, ApiError> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .table
+                .query(
+                    Query::partition(store_keys::TENANTS_PARTITION)
+                        .limit(500)
+                        .after(cursor),
+                )
+                .await?;
+            for item in page.items {
+                if let Some(t) = item.key.sk.strip_prefix("TENANT#") {
+                    out.push(TenantId::parse(t).map_err(|e| ApiError::Unavailable(e.into()))?);
+                }
+            }
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Every appliance of one tenant, read from that tenant's partition only.
+    pub async fn tenant_appliances(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<ApplianceStatus>, ApiError> {
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .table
+                .query(
+                    Query::partition(store_keys::tenant_partition(tenant))
+                        .sk(SortKey::BeginsWith(store_keys::APPLIANCE_PREFIX.into()))
+                        .limit(500)
+                        .after(cursor),
+                )
+                .await?;
+            for item in &page.items {
+                let r =
+                    ApplianceRecord::try_from(item).map_err(|e| ApiError::Unavailable(e.into()))?;
+                out.push(status_row(r, now));
+            }
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The whole fleet, tenant by tenant (operator view of the self-hosted console).
+    pub async fn fleet(&self) -> Result<Vec<ApplianceStatus>, ApiError> {
+        let mut all = Vec::new();
+        for t in self.tenants().await? {
+            all.extend(self.tenant_appliances(&t).await?);
+        }
+        Ok(all)
+    }
+}
+
+fn status_row(r: ApplianceRecord, now: Timestamp) -> ApplianceStatus {
+    let status = ConnectionStatus::at(
+        now,
+        r.last_checkin,
+        Duration::from_secs(r.poll_interval_secs),
+    );
+    ApplianceStatus {
+        appliance_id: r.id,
+        tenant: r.tenant,
+        serial: r.serial,
+        hostname: r.hostname,
+        model: r.model,
+        firmware: r.firmware.to_string(),
+        status,
+        last_checkin: r.last_checkin.map(Timestamp::to_rfc3339),
+        cpu_percent: r.report.as_ref().map(|x| x.cpu_percent),
+        memory_percent: r.report.as_ref().map(|x| x.memory_percent),
+        disk_percent: r.report.as_ref().map(|x| x.disk_percent),
+    }
+}
+
+fn fresh_secret() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("the OS random source is available");
+    hex::encode(b)
+}

@@ -1,0 +1,32 @@
+//! The HTTP face of the console: routers that run under `lambda_http` on AWS and
+//! directly on a socket self-hosted.
+
+mod admin_routes;
+mod body;
+mod device_routes;
+
+pub use admin_routes::{OperatorToken, admin_routes};
+pub use device_routes::device_routes;
+
+use axum::Router;
+use axum::routing::get;
+use std::sync::Arc;
+
+use crate::device::DeviceService;
+use crate::error::ApiError;
+
+/// The device API as the `device-api` function serves it.
+pub fn device_api(svc: Arc<DeviceService>) -> Router {
+    with_json_fallbacks(device_routes(svc).route("/healthz", get(healthz)))
+}
+
+/// Unknown paths and methods answer with the same JSON errors as everything else.
+pub fn with_json_fallbacks(router: Router) -> Router {
+    router
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+}
+
+pub async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}

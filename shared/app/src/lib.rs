@@ -1,0 +1,14 @@
+//! Rampart's application layer: services over the ports, and the HTTP routers of
+//! the device API (and, later, the portal API). The same code runs in the Lambda
+//! functions and in the self-hosted binary.
+
+pub mod admin;
+pub mod device;
+pub mod error;
+pub mod http;
+pub mod json_body;
+pub mod queues;
+pub mod records;
+pub mod store_keys;
+
+pub use error::ApiError;

@@ -1,0 +1,33 @@
+//! Mapping between domain values and table items, as pure `TryFrom`/`From` impls.
+
+pub mod appliance;
+pub mod credential;
+pub mod license;
+
+use rampart_ports::Item;
+
+/// An item did not have the shape its record needs.
+#[derive(Debug, thiserror::Error)]
+#[error("stored {record} item is malformed: {what}")]
+pub struct MalformedItem {
+    pub record: &'static str,
+    pub what: String,
+}
+
+pub(crate) fn required<'a>(
+    item: &'a Item,
+    record: &'static str,
+    name: &str,
+) -> Result<&'a str, MalformedItem> {
+    item.str(name).ok_or_else(|| MalformedItem {
+        record,
+        what: format!("missing {name}"),
+    })
+}
+
+pub(crate) fn malformed(record: &'static str, what: impl std::fmt::Display) -> MalformedItem {
+    MalformedItem {
+        record,
+        what: what.to_string(),
+    }
+}

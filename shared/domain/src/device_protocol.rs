@@ -1,0 +1,238 @@
+//! The device API's wire format, shared by the console and the reference agent:
+//! request and response bodies, and how a request is signed.
+//!
+//! Every device request carries four headers: the appliance id (absent on
+//! enrollment), a timestamp in milliseconds, a random nonce and an Ed25519
+//! signature over [`signing_payload`]. The console refuses a timestamp outside
+//! [`CLOCK_WINDOW`] of its own clock (stale) and one not newer than the last it
+//! accepted from that appliance (replay).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+use crate::firmware::FirmwareVersion;
+use crate::ids::{ApplianceId, Serial};
+use crate::report::CheckinReport;
+use crate::validation::{self, Invalid};
+
+pub const HEADER_APPLIANCE: &str = "x-rampart-appliance";
+pub const HEADER_TIMESTAMP: &str = "x-rampart-timestamp";
+pub const HEADER_NONCE: &str = "x-rampart-nonce";
+pub const HEADER_SIGNATURE: &str = "x-rampart-signature";
+
+pub const ENROLL_PATH: &str = "/v1/device/enroll";
+pub const CHECKIN_PATH: &str = "/v1/device/checkin";
+
+/// How far a request's timestamp may be from the console's clock.
+pub const CLOCK_WINDOW: Duration = Duration::from_secs(300);
+/// Largest device request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    pub serial: Serial,
+    pub license_secret: String,
+    /// The appliance's Ed25519 public key, base64 (32 bytes).
+    pub public_key: String,
+    pub firmware: FirmwareVersion,
+    pub hostname: String,
+    pub model: String,
+}
+
+impl EnrollRequest {
+    pub fn validate(&self) -> Result<DevicePublicKey, Invalid> {
+        validation::text("hostname", &self.hostname, 253)?;
+        validation::text("model", &self.model, 64)?;
+        if self.license_secret.is_empty() || self.license_secret.len() > 128 {
+            return Err(Invalid::new("license_secret", "1 to 128 characters"));
+        }
+        DevicePublicKey::parse(&self.public_key)
+    }
+}
+
+// The secret must never reach a log through Debug.
+impl std::fmt::Display for EnrollRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "enroll {} ({})", self.serial, self.hostname)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub appliance_id: ApplianceId,
+    pub poll_interval_secs: u64,
+    pub server_time_ms: i64,
+}
+
+/// A command for the appliance to run. None exist until the jobs feature; the
+/// list in the check-in reply is real and empty.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCommand {
+    pub command_id: String,
+    pub operation: String,
+}
+
+pub type CheckinRequest = CheckinReport;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckinResponse {
+    pub commands: Vec<PendingCommand>,
+    pub poll_interval_secs: u64,
+    pub server_time_ms: i64,
+}
+
+/// The stable JSON error body of both APIs: `{"error": {"code", "message"}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// An appliance's Ed25519 public key as registered at enrollment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DevicePublicKey(VerifyingKey);
+
+impl DevicePublicKey {
+    pub fn parse(b64: &str) -> Result<Self, Invalid> {
+        let bad = || Invalid::new("public_key", "base64 of a 32-byte Ed25519 public key");
+        if b64.len() > 64 {
+            return Err(bad());
+        }
+        let bytes: [u8; 32] = B64
+            .decode(b64)
+            .map_err(|_| bad())?
+            .try_into()
+            .map_err(|_| bad())?;
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| bad())?;
+        if key.is_weak() {
+            return Err(bad());
+        }
+        Ok(Self(key))
+    }
+
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, Invalid> {
+        Self::parse(&B64.encode(bytes))
+    }
+
+    pub fn to_base64(&self) -> String {
+        B64.encode(self.0.as_bytes())
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        self.0.as_bytes()
+    }
+
+    /// Checks `signature` (base64) over the request's signing payload.
+    pub fn verify(&self, parts: &SignedParts<'_>, signature_b64: &str) -> bool {
+        let Ok(raw) = B64.decode(signature_b64) else {
+            return false;
+        };
+        let Ok(sig) = Signature::from_slice(&raw) else {
+            return false;
+        };
+        self.0.verify_strict(&signing_payload(parts), &sig).is_ok()
+    }
+}
+
+/// The parts of a request that its signature covers.
+#[derive(Clone, Copy, Debug)]
+pub struct SignedParts<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub appliance: Option<&'a str>,
+    pub timestamp_ms: i64,
+    pub nonce: &'a str,
+    pub body: &'a [u8],
+}
+
+/// What is signed: a domain tag, the method, path, appliance id, timestamp,
+/// nonce and the SHA-256 of the body, one per line.
+pub fn signing_payload(p: &SignedParts<'_>) -> Vec<u8> {
+    let body_hash = hex::encode(Sha256::digest(p.body));
+    format!(
+        "rampart-device-v1\n{}\n{}\n{}\n{}\n{}\n{}",
+        p.method,
+        p.path,
+        p.appliance.unwrap_or("-"),
+        p.timestamp_ms,
+        p.nonce,
+        body_hash
+    )
+    .into_bytes()
+}
+
+/// The appliance side: signs a request with the appliance's private key.
+pub fn sign(key: &SigningKey, parts: &SignedParts<'_>) -> String {
+    B64.encode(key.sign(&signing_payload(parts)).to_bytes())
+}
+
+/// A nonce is 16 to 64 characters of hex; it makes each signature unique.
+pub fn valid_nonce(nonce: &str) -> bool {
+    (16..=64).contains(&nonce.len()) && nonce.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(body: &[u8]) -> SignedParts<'_> {
+        SignedParts {
+            method: "POST",
+            path: CHECKIN_PATH,
+            appliance: Some("ap_00"),
+            timestamp_ms: 1_700_000_000_000,
+            nonce: "00112233445566778899aabbccddeeff",
+            body,
+        }
+    }
+
+    #[test]
+    fn signatures_verify_and_cover_every_part() {
+        let sk = SigningKey::from_bytes(&[7; 32]);
+        let pk = DevicePublicKey::from_bytes(sk.verifying_key().as_bytes()).unwrap();
+        let sig = sign(&sk, &parts(b"{}"));
+        assert!(pk.verify(&parts(b"{}"), &sig));
+        assert!(!pk.verify(&parts(b"{ }"), &sig));
+        let mut p = parts(b"{}");
+        p.timestamp_ms += 1;
+        assert!(!pk.verify(&p, &sig));
+        let mut p = parts(b"{}");
+        p.appliance = Some("ap_01");
+        assert!(!pk.verify(&p, &sig));
+        let mut p = parts(b"{}");
+        p.path = ENROLL_PATH;
+        assert!(!pk.verify(&p, &sig));
+        assert!(!pk.verify(&parts(b"{}"), "not base64!"));
+        let other = SigningKey::from_bytes(&[8; 32]);
+        assert!(!pk.verify(&parts(b"{}"), &sign(&other, &parts(b"{}"))));
+    }
+
+    #[test]
+    fn public_keys_are_validated() {
+        assert!(DevicePublicKey::parse("AAAA").is_err());
+        assert!(
+            DevicePublicKey::parse(&B64.encode([0u8; 32])).is_err(),
+            "weak key"
+        );
+        let sk = SigningKey::from_bytes(&[9; 32]);
+        let b64 = B64.encode(sk.verifying_key().as_bytes());
+        assert_eq!(DevicePublicKey::parse(&b64).unwrap().to_base64(), b64);
+    }
+
+    #[test]
+    fn nonces() {
+        assert!(valid_nonce("00112233445566778899aabbccddeeff"));
+        assert!(!valid_nonce("short"));
+        assert!(!valid_nonce(&"z".repeat(32)));
+    }
+}

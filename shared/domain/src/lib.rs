@@ -1,0 +1,12 @@
+//! Rampart's domain: validated values and the rules of the product, with no I/O.
+
+pub mod connection;
+pub mod device_protocol;
+pub mod firmware;
+pub mod ids;
+pub mod license;
+pub mod report;
+pub mod time;
+pub mod validation;
+
+pub use time::Timestamp;

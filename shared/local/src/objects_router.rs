@@ -1,0 +1,271 @@
+//! The self-hosted server's end of presigned URLs: `PUT` and `GET` on
+//! `/v1/objects/{key}` with the query a `FsObjects` presign produced. Refusals are
+//! JSON with stable codes; a refused upload never touches the stored object, and an
+//! upload never holds more than its declared length (+1 byte to detect excess).
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::put;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use rampart_domain::Timestamp;
+use rampart_ports::objects::validate_object_key;
+use std::sync::Arc;
+
+use crate::atomic_file::PendingFile;
+use crate::fs_objects::{FsObjects, OCTET_STREAM};
+use crate::presign::Grant;
+
+/// Chunk size for streaming a download from disk.
+const READ_CHUNK: usize = 64 * 1024;
+
+pub fn objects_router(objects: Arc<FsObjects>) -> Router {
+    Router::new()
+        .route("/v1/objects/{*key}", put(upload).get(download))
+        .with_state(objects)
+}
+
+/// Why a request was refused; each maps to one stable error code.
+enum Refusal {
+    PresignInvalid,
+    PresignExpired,
+    LengthMismatch,
+    UnsupportedMediaType,
+    NotFound,
+    Internal,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            Refusal::PresignInvalid => (
+                StatusCode::FORBIDDEN,
+                "presign_invalid",
+                "the URL's signature is missing or does not match",
+            ),
+            Refusal::PresignExpired => (
+                StatusCode::FORBIDDEN,
+                "presign_expired",
+                "the URL has expired",
+            ),
+            Refusal::LengthMismatch => (
+                StatusCode::BAD_REQUEST,
+                "length_mismatch",
+                "the body length differs from the length the URL was signed for",
+            ),
+            Refusal::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/octet-stream",
+            ),
+            Refusal::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such object"),
+            Refusal::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the object store failed",
+            ),
+        };
+        let body = serde_json::json!({ "error": { "code": code, "message": message } });
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> Refusal {
+    tracing::error!(error = %e, "{what}");
+    Refusal::Internal
+}
+
+struct SignedQuery {
+    expires: i64,
+    len: Option<u64>,
+    sig: String,
+}
+
+fn parse_query(raw: Option<&str>) -> Option<SignedQuery> {
+    let (mut expires, mut len, mut sig) = (None, None, None);
+    for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        // A repeated parameter is ambiguous: refuse rather than pick one.
+        let slot_taken = match name.as_ref() {
+            "expires" => expires.replace(value.parse::<i64>().ok()?).is_some(),
+            "len" => len.replace(value.parse::<u64>().ok()?).is_some(),
+            "sig" => sig.replace(value.into_owned()).is_some(),
+            _ => false,
+        };
+        if slot_taken {
+            return None;
+        }
+    }
+    Some(SignedQuery {
+        expires: expires?,
+        len,
+        sig: sig?,
+    })
+}
+
+/// Checks the URL: a valid key, a signature over exactly this grant, not expired.
+fn authorize(
+    objects: &FsObjects,
+    method: &str,
+    key: &str,
+    query: Option<&str>,
+) -> Result<Option<u64>, Refusal> {
+    let q = parse_query(query).ok_or(Refusal::PresignInvalid)?;
+    if validate_object_key(key).is_err() || (method == "PUT") != q.len.is_some() {
+        return Err(Refusal::PresignInvalid);
+    }
+    let grant = Grant {
+        method,
+        key,
+        expires: q.expires,
+        len: q.len,
+    };
+    if !objects.verify(&grant, &q.sig) {
+        return Err(Refusal::PresignInvalid);
+    }
+    if Timestamp::now_system().secs() >= q.expires {
+        return Err(Refusal::PresignExpired);
+    }
+    Ok(q.len)
+}
+
+fn is_octet_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(OCTET_STREAM))
+}
+
+async fn upload(
+    State(objects): State<Arc<FsObjects>>,
+    key: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Ok(Path(key)) = key else {
+        return Refusal::PresignInvalid.into_response();
+    };
+    let len = match authorize(&objects, "PUT", &key, query.as_deref()) {
+        Ok(Some(len)) => len,
+        Ok(None) => return Refusal::PresignInvalid.into_response(),
+        Err(refusal) => return refusal.into_response(),
+    };
+    if !is_octet_stream(&headers) {
+        return Refusal::UnsupportedMediaType.into_response();
+    }
+    // A declared length that differs is refused before reading anything.
+    if let Some(declared) = headers.get(header::CONTENT_LENGTH)
+        && declared.to_str().ok().and_then(|v| v.parse::<u64>().ok()) != Some(len)
+    {
+        return Refusal::LengthMismatch.into_response();
+    }
+    match receive_body(objects.object_path(&key), len, body).await {
+        Ok(Some(pending)) => match tokio::task::spawn_blocking(move || pending.commit()).await {
+            Ok(Ok(())) => StatusCode::OK.into_response(),
+            Ok(Err(e)) => internal("storing upload failed", e).into_response(),
+            Err(e) => internal("storing upload failed", e).into_response(),
+        },
+        Ok(None) => Refusal::LengthMismatch.into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// Streams the body into a temp file beside the object. Some(file) when exactly
+/// `len` bytes arrived (not yet committed), None when the length was wrong (the temp
+/// file is gone and the object untouched).
+async fn receive_body(
+    target: std::path::PathBuf,
+    len: u64,
+    body: Body,
+) -> Result<Option<PendingFile>, Refusal> {
+    let (chunks, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    // File writes are blocking: one blocking task per upload takes the chunks.
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<PendingFile> {
+        let mut pending = PendingFile::create(&target)?;
+        while let Some(chunk) = rx.blocking_recv() {
+            pending.write(&chunk)?;
+        }
+        Ok(pending)
+    });
+    let limit = usize::try_from(len.saturating_add(1)).unwrap_or(usize::MAX);
+    let mut body = Limited::new(body, limit);
+    let mut received: u64 = 0;
+    let mut length_ok = true;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            // Over the limit, or the client went away: either way not `len` bytes.
+            length_ok = false;
+            break;
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        received += data.len() as u64;
+        if received > len {
+            length_ok = false;
+            break;
+        }
+        if chunks.send(data).await.is_err() {
+            // The writer stopped early: its error is reported below.
+            break;
+        }
+    }
+    drop(chunks);
+    let pending = match writer.await {
+        Ok(Ok(pending)) => pending,
+        Ok(Err(e)) => return Err(internal("writing upload failed", e)),
+        Err(e) => return Err(internal("writing upload failed", e)),
+    };
+    if length_ok && received == len {
+        Ok(Some(pending))
+    } else {
+        // Removing the temp file is a blocking unlink; keep it off the runtime.
+        let _ = tokio::task::spawn_blocking(move || drop(pending)).await;
+        Ok(None)
+    }
+}
+
+async fn download(
+    State(objects): State<Arc<FsObjects>>,
+    key: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Ok(Path(key)) = key else {
+        return Refusal::PresignInvalid.into_response();
+    };
+    if let Err(refusal) = authorize(&objects, "GET", &key, query.as_deref()) {
+        return refusal.into_response();
+    }
+    let file = match tokio::fs::File::open(objects.object_path(&key)).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Refusal::NotFound.into_response();
+        }
+        Err(e) => return internal("opening object failed", e).into_response(),
+    };
+    let size = match file.metadata().await {
+        Ok(m) => m.len(),
+        Err(e) => return internal("reading object metadata failed", e).into_response(),
+    };
+    let stream = futures::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; READ_CHUNK];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    response
+}

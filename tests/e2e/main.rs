@@ -1,0 +1,4 @@
+//! All workspace-level tests, compiled into one binary.
+
+mod contract_aws;
+mod contract_embedded;
