@@ -1,1 +1,228 @@
-fn main() {}
+//! `rampart`: see `rampart --help`.
+
+use clap::{Parser, Subcommand};
+use rampart::admin_cmd::{self, LicenseArgs, Role};
+use rampart::backend::{self, StoreKind};
+use rampart::serve::{self, ServeConfig};
+use rampart::{agent_cmd, demo, logging};
+use rampart_app::admin::AdminService;
+use rampart_ports::SystemClock;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "rampart", version, about = "Cloud console for fleets of firewall appliances")]
+struct Cli {
+    /// Log as JSON lines.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct StoreArgs {
+    /// Where the embedded store keeps its files.
+    #[arg(long, default_value = "./data", env = "RAMPART_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Which adapter set to use.
+    #[arg(long, value_enum, default_value = "embedded", env = "RAMPART_STORE")]
+    store: StoreKind,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the self-hosted console: both APIs, queue consumers and schedules.
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, default_value = "127.0.0.1:8080", env = "RAMPART_LISTEN")]
+        listen: SocketAddr,
+        /// The URL appliances reach this server at (default: http://LISTEN).
+        #[arg(long, env = "RAMPART_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Check-in interval handed to appliances, in seconds.
+        #[arg(long, default_value_t = 60)]
+        poll_interval: u64,
+        /// Also create a demo tenant and run simulated appliances in-process.
+        #[arg(long)]
+        demo: bool,
+        /// How many simulated appliances the demo runs.
+        #[arg(long, default_value_t = 6)]
+        demo_appliances: usize,
+    },
+    /// Act as an appliance (the reference agent), or as a fleet of them.
+    Agent {
+        /// The console's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// The license serial (single appliance).
+        #[arg(long, required_unless_present = "fleet")]
+        serial: Option<String>,
+        /// File holding the license secret (or set RAMPART_LICENSE_SECRET).
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+        /// Where the appliance keeps its key and identity.
+        #[arg(long)]
+        state_file: Option<PathBuf>,
+        /// Run this many simulated appliances, licenses from --licenses.
+        #[arg(long, requires = "licenses")]
+        fleet: Option<usize>,
+        /// `SERIAL SECRET` lines, as `rampart admin license add` prints them.
+        #[arg(long)]
+        licenses: Option<PathBuf>,
+        #[arg(long, default_value = "./fleet-state")]
+        state_dir: PathBuf,
+        #[arg(long, default_value = "14.0.2")]
+        firmware: String,
+    },
+    /// Operator commands.
+    Admin {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Print JSON instead of tables.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Licenses (the stand-in for the reseller portal import).
+    License {
+        #[command(subcommand)]
+        command: LicenseCommand,
+    },
+    /// Every appliance with Connected/Disconnected.
+    Appliances,
+}
+
+#[derive(Subcommand)]
+enum LicenseCommand {
+    /// Register a license (or --count of them, numbered from --serial); prints each
+    /// serial with its license secret, which is shown only here.
+    Add {
+        #[arg(long)]
+        serial: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "UTM")]
+        product: String,
+        /// Last valid day, YYYY-MM-DD.
+        #[arg(long)]
+        expires: String,
+        #[arg(long)]
+        cluster_id: Option<String>,
+        #[arg(long, value_enum)]
+        role: Option<Role>,
+        /// Register this many licenses: SERIAL followed by a 6-digit number.
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_json);
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve {
+            store,
+            listen,
+            public_url,
+            poll_interval,
+            demo,
+            demo_appliances,
+        } => {
+            let config = ServeConfig {
+                listen,
+                data_dir: store.data_dir.clone(),
+                store: store.store,
+                public_url,
+                poll_interval: Duration::from_secs(poll_interval.max(1)),
+            };
+            let mut server = serve::start(config, Arc::new(SystemClock)).await?;
+            if demo {
+                demo::start(&mut server, &store.data_dir, demo_appliances).await?;
+            }
+            tokio::signal::ctrl_c().await?;
+            tracing::info!("shutting down");
+            server.shutdown();
+            Ok(())
+        }
+        Command::Agent {
+            server,
+            serial,
+            secret_file,
+            state_file,
+            fleet,
+            licenses,
+            state_dir,
+            firmware,
+        } => match (fleet, licenses, serial) {
+            (Some(n), Some(file), _) => agent_cmd::run_fleet(&server, n, &file, &state_dir, &firmware).await,
+            (_, _, Some(serial)) => {
+                let secret = agent_cmd::read_secret(secret_file.as_deref())?;
+                agent_cmd::run_one(&server, &serial, secret, state_file, &firmware).await
+            }
+            _ => anyhow::bail!("give --serial, or --fleet N with --licenses FILE"),
+        },
+        Command::Admin { store, json, command } => {
+            let clock = Arc::new(SystemClock);
+            let stores = backend::open(&store.store, &store.data_dir, "http://127.0.0.1:8080", clock.clone()).await?;
+            let admin = AdminService::new(stores.table, clock);
+            let mut out = std::io::stdout().lock();
+            match command {
+                AdminCommand::License {
+                    command:
+                        LicenseCommand::Add {
+                            serial,
+                            tenant,
+                            product,
+                            expires,
+                            cluster_id,
+                            role,
+                            count,
+                        },
+                } => {
+                    let serials: Vec<String> = if count <= 1 {
+                        vec![serial]
+                    } else {
+                        (1..=count).map(|i| format!("{serial}{i:06}")).collect()
+                    };
+                    let mut licenses = Vec::new();
+                    for s in serials {
+                        licenses.push(admin_cmd::parse_new_license(&LicenseArgs {
+                            serial: s,
+                            tenant: tenant.clone(),
+                            product: product.clone(),
+                            expires: expires.clone(),
+                            cluster_id: cluster_id.clone(),
+                            role: role.clone(),
+                        })?);
+                    }
+                    admin_cmd::add_licenses(&admin, licenses, json, &mut out).await
+                }
+                AdminCommand::Appliances => {
+                    let rows = admin.fleet().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                    admin_cmd::print_appliances(&rows, json, &mut out)
+                }
+            }
+        }
+    }
+}

@@ -2,3 +2,4 @@
 
 mod contract_aws;
 mod contract_embedded;
+mod template;

@@ -9,6 +9,7 @@ pub mod http;
 pub mod json_body;
 pub mod queues;
 pub mod records;
+pub mod schedules;
 pub mod store_keys;
 
 pub use error::ApiError;

@@ -28,7 +28,11 @@ where
 }
 
 /// `Unavailable` with the call's context.
-pub(crate) fn unavailable<E, R>(service: &'static str, operation: &'static str, e: SdkError<E, R>) -> StoreError
+pub(crate) fn unavailable<E, R>(
+    service: &'static str,
+    operation: &'static str,
+    e: SdkError<E, R>,
+) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: Debug + Send + Sync + 'static,
@@ -36,7 +40,11 @@ where
     StoreError::unavailable(call_error(service, operation, &e))
 }
 
-pub(crate) fn call_error<E, R>(service: &'static str, operation: &'static str, e: &SdkError<E, R>) -> AwsCallError
+pub(crate) fn call_error<E, R>(
+    service: &'static str,
+    operation: &'static str,
+    e: &SdkError<E, R>,
+) -> AwsCallError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: Debug + Send + Sync + 'static,
@@ -50,7 +58,11 @@ where
 }
 
 /// `Invalid` for a request the service refused as malformed (not retryable).
-pub(crate) fn invalid<E, R>(service: &'static str, operation: &'static str, e: &SdkError<E, R>) -> StoreError
+pub(crate) fn invalid<E, R>(
+    service: &'static str,
+    operation: &'static str,
+    e: &SdkError<E, R>,
+) -> StoreError
 where
     E: ProvideErrorMetadata,
 {

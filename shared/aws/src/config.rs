@@ -140,7 +140,10 @@ mod tests {
 
     #[test]
     fn queue_env_names_follow_the_logical_names() {
-        assert_eq!(queue_url_env("backup-ingest"), "RAMPART_QUEUE_URL_BACKUP_INGEST");
+        assert_eq!(
+            queue_url_env("backup-ingest"),
+            "RAMPART_QUEUE_URL_BACKUP_INGEST"
+        );
         assert_eq!(queue_url_env("jobs"), "RAMPART_QUEUE_URL_JOBS");
     }
 
@@ -156,7 +159,10 @@ mod tests {
         assert_eq!(r.queue_urls.len(), 1);
         assert_eq!(r.queue_urls["scan"], "http://q/scan");
         let round = AwsResources::from_lookup(|k| {
-            r.env_vars().into_iter().find(|(n, _)| n == k).map(|(_, v)| v)
+            r.env_vars()
+                .into_iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v)
         })
         .unwrap();
         assert_eq!(round, r);

@@ -8,6 +8,9 @@
 //! `Condition::NotExists` is its negation, and every other condition holds only on
 //! a live item (the port's rule: every condition except `NotExists` requires the
 //! item to exist).
+//!
+//! Parentheses: every compound expression comes out parenthesized exactly once;
+//! DynamoDB refuses `((...))` as "redundant parentheses".
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use rampart_ports::table::{GSI1_PK, GSI1_SK, TTL_ATTR};
@@ -126,17 +129,22 @@ impl Expr {
         match c {
             Condition::Exists => Ok(Bool::True),
             Condition::NotExists => Err(StoreError::Invalid("NotExists in raw condition".into())),
-            Condition::AttrExists(a) => Ok(Bool::Expr(format!("attribute_exists({})", self.name(a)))),
-            Condition::AttrNotExists(a) => {
-                Ok(Bool::Expr(format!("attribute_not_exists({})", self.name(a))))
+            Condition::AttrExists(a) => {
+                Ok(Bool::Expr(format!("attribute_exists({})", self.name(a))))
             }
+            Condition::AttrNotExists(a) => Ok(Bool::Expr(format!(
+                "attribute_not_exists({})",
+                self.name(a)
+            ))),
             Condition::Eq(a, v) => cmp(self, a, "=", v),
             // DynamoDB's `<>` holds for a missing attribute; the port says a
             // comparison against a missing attribute is false.
             Condition::Ne(a, v) => {
                 let n = self.name(a);
                 let v = self.value(v.clone())?;
-                Ok(Bool::Expr(format!("(attribute_exists({n}) AND {n} <> {v})")))
+                Ok(Bool::Expr(format!(
+                    "(attribute_exists({n}) AND {n} <> {v})"
+                )))
             }
             Condition::Lt(a, v) => cmp(self, a, "<", v),
             Condition::Le(a, v) => cmp(self, a, "<=", v),
@@ -153,6 +161,7 @@ impl Expr {
                 }
                 Ok(match parts.len() {
                     0 => Bool::True,
+                    1 => Bool::Expr(parts.remove(0)),
                     _ => Bool::Expr(format!("({})", parts.join(" AND "))),
                 })
             }
@@ -167,6 +176,7 @@ impl Expr {
                 }
                 Ok(match parts.len() {
                     0 => Bool::False,
+                    1 => Bool::Expr(parts.remove(0)),
                     _ => Bool::Expr(format!("({})", parts.join(" OR "))),
                 })
             }
@@ -210,10 +220,14 @@ impl Expr {
         let p = self.name(pk_name);
         let pv = self.attr(AttributeValue::S(pk.to_owned()));
         let head = format!("{p} = {pv}");
+        if *sk == SortKey::All {
+            // DynamoDB refuses placeholders that the expression does not use.
+            return head;
+        }
         let s = self.name(sk_name);
         let mut v = |x: &str| self.attr(AttributeValue::S(x.to_owned()));
         let tail = match sk {
-            SortKey::All => return head,
+            SortKey::All => unreachable!("handled above"),
             SortKey::BeginsWith(x) => format!("begins_with({s}, {})", v(x)),
             SortKey::Between(a, b) => {
                 let a = v(a);
@@ -238,8 +252,13 @@ fn join(
     parts: impl Iterator<Item = Result<String, StoreError>>,
     sep: &str,
 ) -> Result<String, StoreError> {
-    let parts = parts.collect::<Result<Vec<_>, _>>()?;
-    Ok(format!("({})", parts.join(sep)))
+    let mut parts = parts.collect::<Result<Vec<_>, _>>()?;
+    // DynamoDB refuses redundant parentheses, `((...))`.
+    Ok(if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        format!("({})", parts.join(sep))
+    })
 }
 
 fn mentions_not_exists(c: &Condition) -> bool {
@@ -311,8 +330,16 @@ mod tests {
         assert!(names.values().any(|n| n == "status"));
         assert!(names.values().any(|n| n == "ttl"));
         let values = e.values().unwrap();
-        assert!(values.values().any(|v| *v == AttributeValue::S("open".into())));
-        assert!(values.values().any(|v| *v == AttributeValue::N("100".into())));
+        assert!(
+            values
+                .values()
+                .any(|v| *v == AttributeValue::S("open".into()))
+        );
+        assert!(
+            values
+                .values()
+                .any(|v| *v == AttributeValue::N("100".into()))
+        );
     }
 
     #[test]
@@ -324,8 +351,16 @@ mod tests {
     #[test]
     fn other_conditions_require_a_live_item() {
         let (s, _) = cond(&Condition::AttrNotExists("x".into()));
-        assert!(s.starts_with("((attribute_exists(#n0) AND (attribute_not_exists(#n1) OR #n1 > :v0)) AND"), "{s}");
-        let (s, _) = cond(&Condition::Or(vec![Condition::NotExists, Condition::eq("a", 1)]));
+        assert!(
+            s.starts_with(
+                "((attribute_exists(#n0) AND (attribute_not_exists(#n1) OR #n1 > :v0)) AND"
+            ),
+            "{s}"
+        );
+        let (s, _) = cond(&Condition::Or(vec![
+            Condition::NotExists,
+            Condition::eq("a", 1),
+        ]));
         assert!(s.contains(" OR ((attribute_exists("), "{s}");
     }
 
@@ -338,17 +373,85 @@ mod tests {
     }
 
     #[test]
+    fn no_expression_has_redundant_parentheses() {
+        let nested = Condition::And(vec![
+            Condition::Or(vec![Condition::And(vec![Condition::eq("a", 1)])]),
+            Condition::Or(vec![Condition::NotExists]),
+            Condition::And(vec![Condition::Or(vec![
+                Condition::NotExists,
+                Condition::Exists,
+            ])]),
+        ]);
+        for c in [
+            nested.clone(),
+            Condition::And(vec![nested]),
+            Condition::Ne("x".into(), Value::N(1)),
+        ] {
+            let (s, _) = cond(&c);
+            assert!(!redundant_parens(&s), "{s}");
+            let mut e = Expr::new();
+            let (_, with_guard) = update_expressions_for_test(&mut e, &c);
+            assert!(!redundant_parens(&with_guard), "{with_guard}");
+        }
+        assert!(redundant_parens("((a AND b))"));
+        assert!(!redundant_parens("((a) AND b)"));
+    }
+
+    /// Whether `s` has a group that is nothing but another group: `((...))`.
+    fn redundant_parens(s: &str) -> bool {
+        let b = s.as_bytes();
+        let close_of = |open: usize| {
+            let mut depth = 0;
+            for (i, c) in b.iter().enumerate().skip(open) {
+                match c {
+                    b'(' => depth += 1,
+                    b')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return i;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            b.len()
+        };
+        (0..b.len().saturating_sub(1))
+            .any(|i| b[i] == b'(' && b[i + 1] == b'(' && close_of(i + 1) + 1 == close_of(i))
+    }
+
+    fn update_expressions_for_test(e: &mut Expr, c: &Condition) -> (String, String) {
+        crate::dynamo_table::update_expressions(
+            e,
+            &Update::new().set("a", 1),
+            &Some(c.clone()),
+            100,
+        )
+        .unwrap()
+    }
+
+    #[test]
     fn holds_when_absent_follows_not_exists() {
         assert!(holds_when_absent(&Condition::NotExists));
         assert!(!holds_when_absent(&Condition::AttrNotExists("a".into())));
-        assert!(holds_when_absent(&Condition::Or(vec![Condition::Exists, Condition::NotExists])));
-        assert!(!holds_when_absent(&Condition::And(vec![Condition::Exists, Condition::NotExists])));
+        assert!(holds_when_absent(&Condition::Or(vec![
+            Condition::Exists,
+            Condition::NotExists
+        ])));
+        assert!(!holds_when_absent(&Condition::And(vec![
+            Condition::Exists,
+            Condition::NotExists
+        ])));
     }
 
     #[test]
     fn updates_list_each_clause_once() {
         let mut e = Expr::new();
-        let u = Update::new().set("a", 1).set("b", "x").remove("c").add("d", 2);
+        let u = Update::new()
+            .set("a", 1)
+            .set("b", "x")
+            .remove("c")
+            .add("d", 2);
         assert_eq!(
             e.update(&u).unwrap(),
             "SET #n0 = :v0, #n1 = :v1 REMOVE #n2 ADD #n3 :v2"

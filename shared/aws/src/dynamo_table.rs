@@ -22,8 +22,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rampart_ports::table::{
-    GSI1_PK, GSI1_SK, TTL_ATTR, validate_item, validate_key, validate_query,
-    validate_transaction,
+    GSI1_PK, GSI1_SK, TTL_ATTR, validate_item, validate_key, validate_query, validate_transaction,
 };
 use rampart_ports::{
     Clock, Condition, Cursor, Index, Item, Key, Page, Query, ReturnItem, StoreError, Table,
@@ -197,7 +196,7 @@ impl DynamoTable {
 /// "the item is absent or not expired", so an update never builds on an expired item.
 /// An empty update expression is sent as none: UpdateItem then changes nothing
 /// but still creates a missing item, as the port says.
-fn update_expressions(
+pub(crate) fn update_expressions(
     e: &mut Expr,
     update: &Update,
     cond: &Option<Condition>,
@@ -210,7 +209,7 @@ fn update_expressions(
     let not_expired =
         format!("(attribute_not_exists({pk}) OR attribute_not_exists({ttl}) OR {ttl} > {now_v})");
     let cond_expr = match cond {
-        Some(c) => format!("({}) AND {not_expired}", e.condition(c, now)?),
+        Some(c) => format!("{} AND {not_expired}", e.condition(c, now)?),
         None => not_expired,
     };
     Ok((update_expr, cond_expr))
@@ -272,7 +271,11 @@ fn encode_cursor(key: &AttrMap) -> Result<Cursor, StoreError> {
             AttributeValue::S(s) => {
                 strings.insert(name.as_str(), s.as_str());
             }
-            _ => return Err(StoreError::Corrupt("non-string key in a query position".into())),
+            _ => {
+                return Err(StoreError::Corrupt(
+                    "non-string key in a query position".into(),
+                ));
+            }
         }
     }
     let json = serde_json::to_vec(&strings)
@@ -293,7 +296,9 @@ fn decode_cursor(cursor: &Cursor, q: &Query) -> Result<AttrMap, StoreError> {
         Index::Gsi1 => GSI1_PK,
     };
     if strings[partition] != q.pk {
-        return Err(StoreError::Invalid("cursor belongs to another query".into()));
+        return Err(StoreError::Invalid(
+            "cursor belongs to another query".into(),
+        ));
     }
     Ok(strings
         .into_iter()
@@ -316,7 +321,10 @@ impl Table for DynamoTable {
         check_item(&item)?;
         let now = self.now_secs();
         let mut e = Expr::new();
-        let cond = condition.as_ref().map(|c| e.condition(c, now)).transpose()?;
+        let cond = condition
+            .as_ref()
+            .map(|c| e.condition(c, now))
+            .transpose()?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -365,7 +373,10 @@ impl Table for DynamoTable {
                 }
                 Err(err) if code_of(&err) == Some("ConditionalCheckFailedException") => {
                     let absent_ok = condition.as_ref().is_none_or(holds_when_absent);
-                    if absent_ok && attempt < EXPIRED_RETRIES && self.purge_expired(key, now).await? {
+                    if absent_ok
+                        && attempt < EXPIRED_RETRIES
+                        && self.purge_expired(key, now).await?
+                    {
                         continue;
                     }
                     return Err(StoreError::ConditionFailed);
@@ -380,7 +391,10 @@ impl Table for DynamoTable {
         validate_key(key)?;
         let now = self.now_secs();
         let mut e = Expr::new();
-        let cond = condition.as_ref().map(|c| e.condition(c, now)).transpose()?;
+        let cond = condition
+            .as_ref()
+            .map(|c| e.condition(c, now))
+            .transpose()?;
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -396,11 +410,16 @@ impl Table for DynamoTable {
 
     async fn query(&self, q: Query) -> Result<Page, StoreError> {
         validate_query(&q)?;
-        let start = q.cursor.as_ref().map(|c| decode_cursor(c, &q)).transpose()?;
+        let start = q
+            .cursor
+            .as_ref()
+            .map(|c| decode_cursor(c, &q))
+            .transpose()?;
         let now = self.now_secs();
         let mut e = Expr::new();
         let key_cond = e.key_condition(q.index, &q.pk, &q.sk);
-        let limit = i32::try_from(q.limit).map_err(|_| StoreError::Invalid("query limit".into()))?;
+        let limit =
+            i32::try_from(q.limit).map_err(|_| StoreError::Invalid("query limit".into()))?;
         let req = self
             .client
             .query()
@@ -514,7 +533,8 @@ mod tests {
 
     #[test]
     fn ttl_at_or_before_now_is_expired() {
-        let with_ttl = |t: &str| HashMap::from([(TTL_ATTR.to_owned(), AttributeValue::N(t.into()))]);
+        let with_ttl =
+            |t: &str| HashMap::from([(TTL_ATTR.to_owned(), AttributeValue::N(t.into()))]);
         assert!(is_live(&with_ttl("101"), 100));
         assert!(!is_live(&with_ttl("100"), 100));
         assert!(!is_live(&with_ttl("99"), 100));

@@ -62,11 +62,19 @@ impl TryFrom<Attr> for Value {
             ),
             // The port never writes sets; read one written by other tooling as a list.
             AttributeValue::Ss(s) => Value::L(s.into_iter().map(Value::S).collect()),
-            AttributeValue::Ns(n) => {
-                Value::L(n.iter().map(|n| parse_number(n)).collect::<Result<_, _>>()?)
+            AttributeValue::Ns(n) => Value::L(
+                n.iter()
+                    .map(|n| parse_number(n))
+                    .collect::<Result<_, _>>()?,
+            ),
+            AttributeValue::Bs(b) => {
+                Value::L(b.into_iter().map(|b| Value::B(b.into_inner())).collect())
             }
-            AttributeValue::Bs(b) => Value::L(b.into_iter().map(|b| Value::B(b.into_inner())).collect()),
-            _ => return Err(StoreError::Corrupt("unknown DynamoDB attribute type".into())),
+            _ => {
+                return Err(StoreError::Corrupt(
+                    "unknown DynamoDB attribute type".into(),
+                ));
+            }
         })
     }
 }
@@ -125,7 +133,9 @@ pub fn key_to_map(key: &Key) -> HashMap<String, AttributeValue> {
 pub fn map_to_item(mut map: HashMap<String, AttributeValue>) -> Result<Item, StoreError> {
     let mut key_part = |name: &str| match map.remove(name) {
         Some(AttributeValue::S(s)) => Ok(s),
-        _ => Err(StoreError::Corrupt(format!("stored item has no string {name}"))),
+        _ => Err(StoreError::Corrupt(format!(
+            "stored item has no string {name}"
+        ))),
     };
     let key = Key {
         pk: key_part("pk")?,
@@ -150,7 +160,10 @@ mod tests {
     #[test]
     fn every_value_round_trips() {
         let nested = Value::M(BTreeMap::from([
-            ("a".to_owned(), Value::L(vec![Value::N(1), Value::S("x".into())])),
+            (
+                "a".to_owned(),
+                Value::L(vec![Value::N(1), Value::S("x".into())]),
+            ),
             ("b".to_owned(), Value::Null),
             ("c".to_owned(), Value::B(vec![0, 255])),
         ]));
@@ -190,14 +203,24 @@ mod tests {
     #[test]
     fn whole_floats_read_back_as_integers() {
         assert_eq!(round_trip(Value::F(2.0)), Value::N(2));
-        for (s, v) in [("1E+3", Value::N(1000)), ("2.0", Value::N(2)), ("2.5", Value::F(2.5))] {
-            assert_eq!(Value::try_from(Attr(AttributeValue::N(s.into()))).unwrap(), v);
+        for (s, v) in [
+            ("1E+3", Value::N(1000)),
+            ("2.0", Value::N(2)),
+            ("2.5", Value::F(2.5)),
+        ] {
+            assert_eq!(
+                Value::try_from(Attr(AttributeValue::N(s.into()))).unwrap(),
+                v
+            );
         }
     }
 
     #[test]
     fn non_finite_floats_and_bad_numbers_are_refused() {
-        assert!(matches!(Attr::try_from(Value::F(f64::NAN)), Err(StoreError::Invalid(_))));
+        assert!(matches!(
+            Attr::try_from(Value::F(f64::NAN)),
+            Err(StoreError::Invalid(_))
+        ));
         assert!(matches!(
             Attr::try_from(Value::L(vec![Value::F(f64::INFINITY)])),
             Err(StoreError::Invalid(_))

@@ -13,7 +13,9 @@ pub mod s3_objects;
 pub mod sqs_queue;
 pub mod template;
 
-pub use config::{AwsClients, AwsResources, MissingEnv, QUEUE_NAMES, queue_url_env, s3_client, sdk_config};
+pub use config::{
+    AwsClients, AwsResources, MissingEnv, QUEUE_NAMES, queue_url_env, s3_client, sdk_config,
+};
 pub use dynamo_table::DynamoTable;
 pub use dynamo_value::Attr;
 pub use provision::{Provisioned, ProvisionedQueue, enable_bucket_notifications, provision};

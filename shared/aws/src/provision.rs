@@ -9,8 +9,8 @@
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_s3::types::{
     Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
@@ -22,7 +22,7 @@ use serde_yaml::Value;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::config::{AwsClients, AwsResources};
-use crate::template::{Resource, Template, get, queue_name, reference, scalar_text};
+use crate::template::{Resource, Template, get, queue_name, reference, scalar_text, untag};
 
 /// CloudFormation queue properties that are not queue attributes (or that the
 /// provisioner sets itself).
@@ -94,7 +94,11 @@ fn check_prefix(prefix: &str) -> Result<()> {
 }
 
 /// Creates the template's table, bucket and queues, all named `<prefix>-...`.
-pub async fn provision(clients: &AwsClients, template: &Template, prefix: &str) -> Result<Provisioned> {
+pub async fn provision(
+    clients: &AwsClients,
+    template: &Template,
+    prefix: &str,
+) -> Result<Provisioned> {
     check_prefix(prefix)?;
     let table = format!("{prefix}-table");
     create_table(clients, &template.only("AWS::DynamoDB::Table")?, &table).await?;
@@ -111,8 +115,13 @@ pub async fn provision(clients: &AwsClients, template: &Template, prefix: &str) 
     for q in template.queues()? {
         let dlq_name = queue_name(&q.dead_letter)
             .ok_or_else(|| anyhow!("queue {} has no name tag", q.dead_letter.id))?;
-        let (dead_letter_url, dead_letter_arn) =
-            create_queue(clients, &q.dead_letter, &format!("{prefix}-{dlq_name}"), None).await?;
+        let (dead_letter_url, dead_letter_arn) = create_queue(
+            clients,
+            &q.dead_letter,
+            &format!("{prefix}-{dlq_name}"),
+            None,
+        )
+        .await?;
         let (url, arn) = create_queue(
             clients,
             &q.resource,
@@ -209,7 +218,7 @@ pub async fn enable_bucket_notifications(
 
 fn str_at<'a>(v: &'a Value, key: &str) -> Result<&'a str> {
     get(v, &[key])
-        .and_then(Value::as_str)
+        .and_then(|v| untag(v).as_str())
         .ok_or_else(|| anyhow!("missing {key}"))
 }
 
@@ -265,7 +274,10 @@ async fn create_table(clients: &AwsClients, r: &Resource<'_>, name: &str) -> Res
         .prop(&["BillingMode"])
         .and_then(Value::as_str)
         .unwrap_or("PROVISIONED");
-    ensure!(billing == "PAY_PER_REQUEST", "table: only PAY_PER_REQUEST is provisioned");
+    ensure!(
+        billing == "PAY_PER_REQUEST",
+        "table: only PAY_PER_REQUEST is provisioned"
+    );
     clients
         .dynamodb
         .create_table()
@@ -311,7 +323,8 @@ async fn create_queue(
             if NON_ATTRIBUTE_QUEUE_PROPS.contains(&k) {
                 continue;
             }
-            let text = scalar_text(v).ok_or_else(|| anyhow!("queue {}: {k} is not a scalar", r.id))?;
+            let text =
+                scalar_text(v).ok_or_else(|| anyhow!("queue {}: {k} is not a scalar", r.id))?;
             attrs.insert(QueueAttributeName::from(k), text);
         }
     }
@@ -322,10 +335,17 @@ async fn create_queue(
         });
         attrs.insert(QueueAttributeName::RedrivePolicy, policy.to_string());
     }
-    let mut req = clients.sqs.create_queue().queue_name(name).set_attributes(Some(attrs));
+    let mut req = clients
+        .sqs
+        .create_queue()
+        .queue_name(name)
+        .set_attributes(Some(attrs));
     if let Some(Value::Sequence(tags)) = r.prop(&["Tags"]) {
         for t in tags {
-            if let (Some(k), Some(v)) = (get(t, &["Key"]).and_then(scalar_text), get(t, &["Value"]).and_then(scalar_text)) {
+            if let (Some(k), Some(v)) = (
+                get(t, &["Key"]).and_then(scalar_text),
+                get(t, &["Value"]).and_then(scalar_text),
+            ) {
                 req = req.tags(k, v);
             }
         }
@@ -357,7 +377,14 @@ mod tests {
     #[test]
     fn prefixes_must_make_valid_bucket_names() {
         assert!(check_prefix("t-1a2b").is_ok());
-        for bad in ["", "ab", "Upper", "-lead", "has_underscore", &"a".repeat(41)] {
+        for bad in [
+            "",
+            "ab",
+            "Upper",
+            "-lead",
+            "has_underscore",
+            &"a".repeat(41),
+        ] {
             assert!(check_prefix(bad).is_err(), "{bad}");
         }
     }

@@ -93,7 +93,14 @@ impl Objects for S3Objects {
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
         validate_object_key(key)?;
-        let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e) => return Err(s3_err("GetObject", e)),
@@ -108,14 +115,24 @@ impl Objects for S3Objects {
 
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
         validate_object_key(key)?;
-        let out = match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+        let out = match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
             Err(e) => return Err(s3_err("HeadObject", e)),
         };
         Ok(Some(ObjectMeta {
             key: key.to_owned(),
-            size: out.content_length.and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+            size: out
+                .content_length
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0),
             modified: out
                 .last_modified
                 .and_then(|t| t.to_millis().ok())
@@ -126,7 +143,14 @@ impl Objects for S3Objects {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         validate_object_key(key)?;
-        match self.client.delete_object().bucket(&self.bucket).key(key).send().await {
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if code_of(&e) == Some("NoSuchKey") => Ok(()),
             Err(e) => Err(s3_err("DeleteObject", e)),

@@ -67,7 +67,9 @@ impl Queue for SqsQueue {
             )));
         }
         if visibility > MAX_VISIBILITY {
-            return Err(StoreError::Invalid("visibility timeout over 12 hours".into()));
+            return Err(StoreError::Invalid(
+                "visibility timeout over 12 hours".into(),
+            ));
         }
         let out = self
             .client
@@ -89,7 +91,9 @@ impl Queue for SqsQueue {
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1);
             let (Some(id), Some(receipt)) = (m.message_id, m.receipt_handle) else {
-                return Err(StoreError::Corrupt("SQS message without id or receipt".into()));
+                return Err(StoreError::Corrupt(
+                    "SQS message without id or receipt".into(),
+                ));
             };
             messages.push(ReceivedMessage {
                 id,

@@ -47,9 +47,9 @@ pub struct Resource<'a> {
     pub properties: &'a Value,
 }
 
-impl Resource<'_> {
+impl<'a> Resource<'a> {
     /// A property by path (`["RedrivePolicy", "maxReceiveCount"]`), seeing through tags.
-    pub fn prop(&self, path: &[&str]) -> Option<&Value> {
+    pub fn prop(&self, path: &[&str]) -> Option<&'a Value> {
         get(self.properties, path)
     }
 }
@@ -100,7 +100,10 @@ impl Template {
     }
 
     pub fn resources_of_type(&self, ty: &str) -> Vec<Resource<'_>> {
-        self.resources().into_iter().filter(|r| r.ty == ty).collect()
+        self.resources()
+            .into_iter()
+            .filter(|r| r.ty == ty)
+            .collect()
     }
 
     pub fn resource(&self, id: &str) -> Option<Resource<'_>> {
@@ -136,7 +139,9 @@ impl Template {
                 .ok_or_else(|| shape(format!("queue {}: no maxReceiveCount", r.id)))?;
             let visibility = r
                 .prop(&["VisibilityTimeout"])
-                .map(|v| as_u64(v).ok_or_else(|| shape(format!("queue {}: VisibilityTimeout", r.id))))
+                .map(|v| {
+                    as_u64(v).ok_or_else(|| shape(format!("queue {}: VisibilityTimeout", r.id)))
+                })
                 .transpose()?
                 .unwrap_or(DEFAULT_VISIBILITY_SECS);
             out.push(TemplateQueue {
@@ -185,11 +190,12 @@ pub fn untag(mut v: &Value) -> &Value {
     v
 }
 
-/// A nested value by mapping keys, seeing through tags at every level.
+/// A nested value by mapping keys, seeing through tags on the way (the value
+/// found keeps its own tag, so that [`reference`] can read it).
 pub fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    let mut v = untag(v);
+    let mut v = v;
     for key in path {
-        v = untag(v.get(*key)?);
+        v = untag(v).get(*key)?;
     }
     Some(v)
 }
@@ -281,7 +287,9 @@ Resources:
     fn short_tags_parse_and_references_resolve() {
         let t = Template::parse(T).unwrap();
         let p = t.resource("P").unwrap();
-        let Some(Value::Sequence(qs)) = p.prop(&["Queues"]) else { panic!() };
+        let Some(Value::Sequence(qs)) = p.prop(&["Queues"]) else {
+            panic!()
+        };
         assert_eq!(reference(&qs[0]), Some("Q"));
         assert_eq!(reference(p.prop(&["Other"]).unwrap()), Some("D"));
         assert_eq!(tag_of(&p.properties["Name"]).as_deref(), Some("Sub"));
@@ -308,7 +316,12 @@ Resources:
     #[test]
     fn the_repository_template_declares_the_four_queues() {
         let t = Template::load_repo().unwrap();
-        let names: Vec<_> = t.queue_specs().unwrap().into_iter().map(|s| s.name).collect();
+        let names: Vec<_> = t
+            .queue_specs()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
         let mut sorted = names.clone();
         sorted.sort();
         let mut want = crate::config::QUEUE_NAMES.to_vec();

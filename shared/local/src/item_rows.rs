@@ -67,3 +67,21 @@ pub(crate) fn delete_row(conn: &Connection, key: &Key) -> Result<(), StoreError>
         .map_err(sql_error)?;
     Ok(())
 }
+
+/// Physically removes up to `max` rows expired at `now_secs` (reads already treat
+/// them as absent; this only reclaims space). Returns how many were removed.
+pub(crate) fn delete_expired(
+    conn: &Connection,
+    now_secs: i64,
+    max: u32,
+) -> Result<u64, StoreError> {
+    let removed = conn
+        .prepare_cached(
+            "DELETE FROM items WHERE (pk, sk) IN
+                 (SELECT pk, sk FROM items WHERE ttl <= ?1 LIMIT ?2)",
+        )
+        .map_err(sql_error)?
+        .execute(params![now_secs, max])
+        .map_err(sql_error)?;
+    Ok(removed as u64)
+}

@@ -269,3 +269,210 @@ async fn download(
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+    use rampart_ports::Objects;
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    const KEY: [u8; 32] = [3; 32];
+
+    fn setup() -> (tempfile::TempDir, Arc<FsObjects>, Router) {
+        let tmp = tempfile::tempdir().unwrap();
+        let objects =
+            Arc::new(FsObjects::open(tmp.path().join("o"), "http://h".into(), KEY).unwrap());
+        let router = objects_router(Arc::clone(&objects));
+        (tmp, objects, router)
+    }
+
+    /// A URL signed for an arbitrary grant (e.g. one already expired).
+    fn signed_path(method: &str, key: &str, expires: i64, len: Option<u64>) -> String {
+        let sig = crate::presign::PresignKey::new(KEY).sign(&Grant {
+            method,
+            key,
+            expires,
+            len,
+        });
+        let len = len.map(|l| format!("&len={l}")).unwrap_or_default();
+        format!("/v1/objects/{key}?expires={expires}{len}&sig={sig}")
+    }
+
+    fn path_of(url: &str) -> String {
+        url.strip_prefix("http://h").unwrap().to_owned()
+    }
+
+    fn put_req(path: &str, content_type: Option<&str>, body: &'static [u8]) -> Request<Body> {
+        let mut b = Request::put(path);
+        if let Some(ct) = content_type {
+            b = b.header(header::CONTENT_TYPE, ct);
+        }
+        b.body(Body::from(body)).unwrap()
+    }
+
+    async fn code(router: &Router, req: Request<Body>) -> (StatusCode, String) {
+        let resp = router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let code = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        (status, code)
+    }
+
+    #[tokio::test]
+    async fn refusals_have_stable_codes_and_leave_the_object_unchanged() {
+        let (_tmp, objects, router) = setup();
+        objects
+            .put("a/obj", Bytes::from_static(b"original"))
+            .await
+            .unwrap();
+        let future = Timestamp::now_system().secs() + 300;
+        let good = signed_path("PUT", "a/obj", future, Some(4));
+        let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
+            (
+                put_req(&good.replace("sig=", "sig=00"), Some(OCTET_STREAM), b"evil"),
+                StatusCode::FORBIDDEN,
+                "presign_invalid",
+            ),
+            (
+                put_req(
+                    &good.replace("len=4", "len=5"),
+                    Some(OCTET_STREAM),
+                    b"evil!",
+                ),
+                StatusCode::FORBIDDEN,
+                "presign_invalid",
+            ),
+            (
+                put_req("/v1/objects/a/obj", Some(OCTET_STREAM), b"evil"),
+                StatusCode::FORBIDDEN,
+                "presign_invalid",
+            ),
+            (
+                put_req(
+                    &signed_path("GET", "a/obj", future, None),
+                    Some(OCTET_STREAM),
+                    b"evil",
+                ),
+                StatusCode::FORBIDDEN,
+                "presign_invalid",
+            ),
+            (
+                put_req(
+                    &signed_path("PUT", "a/obj", future - 400, Some(4)),
+                    Some(OCTET_STREAM),
+                    b"evil",
+                ),
+                StatusCode::FORBIDDEN,
+                "presign_expired",
+            ),
+            (
+                put_req(&good, None, b"evil"),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            ),
+            (
+                put_req(&good, Some("application/x-www-form-urlencoded"), b"evil"),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            ),
+            (
+                put_req(&good, Some(OCTET_STREAM), b"evi"),
+                StatusCode::BAD_REQUEST,
+                "length_mismatch",
+            ),
+            (
+                put_req(&good, Some(OCTET_STREAM), b"evil!"),
+                StatusCode::BAD_REQUEST,
+                "length_mismatch",
+            ),
+        ];
+        for (req, status, want) in cases {
+            let uri = req.uri().to_string();
+            assert_eq!(code(&router, req).await, (status, want.to_owned()), "{uri}");
+        }
+        // A streamed body (no Content-Length) that runs past the length is cut off.
+        let chunks = futures::stream::iter(
+            [b"ev".as_slice(), b"il", b"!!"].map(|c| Ok::<_, std::io::Error>(Bytes::from(c))),
+        );
+        let req = Request::put(&good)
+            .header(header::CONTENT_TYPE, OCTET_STREAM)
+            .body(Body::from_stream(chunks))
+            .unwrap();
+        assert_eq!(
+            code(&router, req).await,
+            (StatusCode::BAD_REQUEST, "length_mismatch".to_owned())
+        );
+        assert_eq!(objects.get("a/obj").await.unwrap().unwrap(), "original");
+        // No temp files are left behind by the refusals.
+        assert_eq!(objects.list("", None, 10).await.unwrap().objects.len(), 1);
+        let dir = std::fs::read_dir(objects.object_path("a/obj").parent().unwrap()).unwrap();
+        assert_eq!(dir.count(), 1);
+
+        // The untampered URL works, with a parameterised content type too.
+        let req = put_req(&good, Some("Application/Octet-Stream; x=y"), b"good");
+        assert_eq!(code(&router, req).await.0, StatusCode::OK);
+        assert_eq!(objects.get("a/obj").await.unwrap().unwrap(), "good");
+    }
+
+    #[tokio::test]
+    async fn downloads_check_the_url_and_report_missing_objects() {
+        let (_tmp, objects, router) = setup();
+        objects
+            .put("k", Bytes::from_static(b"content"))
+            .await
+            .unwrap();
+        let get = objects
+            .presign_get("k", Duration::from_secs(60))
+            .await
+            .unwrap();
+        let resp = router
+            .clone()
+            .oneshot(Request::get(path_of(&get.url)).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(
+            resp.headers()[header::CONTENT_LENGTH],
+            HeaderValue::from(7u64)
+        );
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "content");
+
+        let missing = objects
+            .presign_get("nope", Duration::from_secs(60))
+            .await
+            .unwrap();
+        let req = Request::get(path_of(&missing.url))
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            code(&router, req).await,
+            (StatusCode::NOT_FOUND, "not_found".to_owned())
+        );
+        let expired = signed_path("GET", "k", Timestamp::now_system().secs() - 1, None);
+        let req = Request::get(expired).body(Body::empty()).unwrap();
+        assert_eq!(
+            code(&router, req).await,
+            (StatusCode::FORBIDDEN, "presign_expired".to_owned())
+        );
+        let req = Request::get(path_of(&get.url).replace("/k?", "/other?"))
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            code(&router, req).await,
+            (StatusCode::FORBIDDEN, "presign_invalid".to_owned())
+        );
+        let req = Request::get("/v1/objects/k?expires=x&sig=y")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            code(&router, req).await,
+            (StatusCode::FORBIDDEN, "presign_invalid".to_owned())
+        );
+    }
+}

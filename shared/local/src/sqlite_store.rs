@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 use crate::item_query::run_query;
-use crate::item_rows::load_live;
+use crate::item_rows::{delete_expired, load_live};
 use crate::sqlite_connection::open_writer;
 use crate::sqlite_readers::Readers;
 use crate::sqlite_writer::Writer;
@@ -59,6 +59,16 @@ impl SqliteStore {
 
     fn now_secs(&self) -> i64 {
         self.inner.clock.now().secs()
+    }
+
+    /// Removes up to `max` expired items for good, as DynamoDB's TTL sweeper does
+    /// eventually; for the self-hosted maintenance timer. Reads never depend on it.
+    pub async fn purge_expired(&self, max: u32) -> Result<u64, StoreError> {
+        let clock = Arc::clone(&self.inner.clock);
+        self.inner
+            .writer
+            .write(move |conn| delete_expired(conn, clock.now().secs(), max))
+            .await
     }
 
     pub(crate) fn queue_signal(&self, name: &str) -> Arc<Notify> {

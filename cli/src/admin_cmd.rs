@@ -1,0 +1,106 @@
+//! `rampart admin ...`: operator commands that work on the store directly (the
+//! embedded data dir, or the AWS resources named by the environment).
+
+use chrono::NaiveDate;
+use rampart_app::admin::{AdminService, ApplianceStatus};
+use rampart_domain::ids::{ClusterId, Serial, TenantId};
+use rampart_domain::license::{ClusterMembership, ClusterRole, NewLicense};
+use std::io::Write;
+
+#[derive(Clone, Debug, clap::ValueEnum)]
+pub enum Role {
+    Master,
+    Spare,
+}
+
+pub struct LicenseArgs {
+    pub serial: String,
+    pub tenant: String,
+    pub product: String,
+    pub expires: String,
+    pub cluster_id: Option<String>,
+    pub role: Option<Role>,
+}
+
+pub fn parse_new_license(a: &LicenseArgs) -> anyhow::Result<NewLicense> {
+    let cluster = match (&a.cluster_id, &a.role) {
+        (Some(id), role) => Some(ClusterMembership {
+            id: ClusterId::parse(id)?,
+            role: match role {
+                Some(Role::Spare) => ClusterRole::Spare,
+                _ => ClusterRole::Master,
+            },
+        }),
+        (None, Some(_)) => anyhow::bail!("--role needs --cluster-id"),
+        (None, None) => None,
+    };
+    Ok(NewLicense {
+        serial: Serial::parse(&a.serial)?,
+        tenant: TenantId::parse(&a.tenant)?,
+        product: a.product.clone(),
+        expires: NaiveDate::parse_from_str(&a.expires, "%Y-%m-%d")
+            .map_err(|_| anyhow::anyhow!("--expires: a date like 2027-12-31"))?,
+        cluster,
+    })
+}
+
+/// Registers licenses and prints `SERIAL SECRET` lines (or JSON), the only time
+/// the secrets are shown.
+pub async fn add_licenses(
+    admin: &AdminService,
+    licenses: Vec<NewLicense>,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    for new in licenses {
+        let (license, secret) = admin.add_license(new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        rows.push((license, secret));
+    }
+    if json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|(l, s)| {
+                serde_json::json!({
+                    "serial": l.serial, "tenant": l.tenant, "expires": l.expires.to_string(),
+                    "license_secret": s,
+                })
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        for (l, s) in &rows {
+            writeln!(out, "{} {}", l.serial, s)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn print_appliances(rows: &[ApplianceStatus], json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(rows)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<14} {:<16} {:<22} {:<9} {:<13} {:>5} {:>5} {:>5}  LAST CHECK-IN",
+        "TENANT", "SERIAL", "HOSTNAME", "FIRMWARE", "STATUS", "CPU%", "MEM%", "DISK%"
+    )?;
+    let pct = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{x:.0}"));
+    for r in rows {
+        writeln!(
+            out,
+            "{:<14} {:<16} {:<22} {:<9} {:<13} {:>5} {:>5} {:>5}  {}",
+            r.tenant.as_str(),
+            r.serial.as_str(),
+            r.hostname,
+            r.firmware,
+            format!("{:?}", r.status),
+            pct(r.cpu_percent),
+            pct(r.memory_percent),
+            pct(r.disk_percent),
+            r.last_checkin.as_deref().unwrap_or("never"),
+        )?;
+    }
+    Ok(())
+}

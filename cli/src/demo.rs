@@ -1,0 +1,94 @@
+//! `rampart serve --demo`: a demo tenant with licenses, and simulated appliances
+//! in the same process, so a new user sees a fleet checking in at once.
+
+use anyhow::Context;
+use chrono::{Duration as ChronoDuration, Utc};
+use rampart_agent::fleet::{self, FleetLicense};
+use rampart_app::admin::AdminService;
+use rampart_domain::connection::ConnectionStatus;
+use rampart_domain::firmware::FirmwareVersion;
+use rampart_domain::ids::{Serial, TenantId};
+use rampart_domain::license::NewLicense;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::serve::RunningServer;
+
+pub const DEMO_TENANT: &str = "100001.sms";
+
+/// Registers the demo licenses once; their secrets are kept in the data dir
+/// (mode 0600) so the demo fleet can re-enroll after a restart with a fresh dir.
+async fn demo_licenses(admin: &AdminService, dir: &Path, count: usize) -> anyhow::Result<Vec<FleetLicense>> {
+    let file = dir.join("licenses.txt");
+    let mut out = match std::fs::read_to_string(&file) {
+        Ok(text) => fleet::parse_licenses(&text)?,
+        Err(_) => Vec::new(),
+    };
+    if out.len() >= count {
+        out.truncate(count);
+        return Ok(out);
+    }
+    std::fs::create_dir_all(dir)?;
+    let tenant = TenantId::parse(DEMO_TENANT)?;
+    let expires = (Utc::now() + ChronoDuration::days(365)).date_naive();
+    for i in out.len() + 1..=count {
+        let serial = Serial::parse(&format!("DEMO{i:04}"))?;
+        let new = NewLicense {
+            serial: serial.clone(),
+            tenant: tenant.clone(),
+            product: "UTM demo".into(),
+            expires,
+            cluster: None,
+        };
+        match admin.add_license(new).await {
+            Ok((_, secret)) => out.push(FleetLicense { serial, secret }),
+            Err(e) => return Err(anyhow::anyhow!("{e}")).context("registering demo licenses"),
+        }
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&file)?;
+    writeln!(f, "# demo licenses: SERIAL SECRET")?;
+    for l in &out {
+        writeln!(f, "{} {}", l.serial, l.secret)?;
+    }
+    Ok(out)
+}
+
+/// Seeds the demo and starts its fleet inside the server's process.
+pub async fn start(server: &mut RunningServer, data_dir: &Path, appliances: usize) -> anyhow::Result<()> {
+    let dir = data_dir.join("demo");
+    let licenses = demo_licenses(&server.admin, &dir, appliances).await?;
+    let firmware = FirmwareVersion::parse("14.0.2")?;
+    let handles = fleet::spawn_fleet(&server.base_url, licenses, &dir.join("agents"), firmware)?;
+    for h in handles {
+        server.adopt(tokio::spawn(async move {
+            if let Ok(Err(e)) = h.await {
+                tracing::error!(error = format!("{e:#}"), "demo appliance stopped");
+            }
+        }));
+    }
+    let admin = server.admin.clone();
+    server.adopt(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            match admin.fleet().await {
+                Ok(rows) => {
+                    let connected = rows.iter().filter(|r| r.status == ConnectionStatus::Connected).count();
+                    tracing::info!(connected, disconnected = rows.len() - connected, "fleet status");
+                }
+                Err(e) => tracing::warn!(error = %e, "fleet status unavailable"),
+            }
+        }
+    }));
+    tracing::info!(
+        appliances,
+        status = %format!("{}/v1/admin/appliances", server.base_url),
+        token_file = %data_dir.join("secrets/operator.token").display(),
+        "demo fleet started"
+    );
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! `rampart`: the self-hosted console, the reference appliance and the
+//! administrator's tool, as a library so tests can start each in-process.
+
+pub mod admin_cmd;
+pub mod agent_cmd;
+pub mod backend;
+pub mod demo;
+pub mod logging;
+pub mod runtime;
+pub mod serve;

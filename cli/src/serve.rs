@@ -1,0 +1,125 @@
+//! `rampart serve`: every function of the console in one process on one port.
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use rampart_app::admin::AdminService;
+use rampart_app::device::{DeviceConfig, DeviceService};
+use rampart_app::http::{OperatorToken, admin_routes, device_routes, healthz, with_json_fallbacks};
+use rampart_ports::{Clock, Table};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::{self, StoreKind};
+use crate::runtime;
+
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub store: StoreKind,
+    /// The address appliances reach this server at (for presigned URLs).
+    pub public_url: Option<String>,
+    pub poll_interval: Duration,
+}
+
+/// A started console. Dropping it does not stop it; call `shutdown`.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub table: Arc<dyn Table>,
+    pub admin: Arc<AdminService>,
+    pub device: Arc<DeviceService>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    pub fn shutdown(self) {
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+
+    /// Adds a task that ends with the server.
+    pub fn adopt(&mut self, task: tokio::task::JoinHandle<()>) {
+        self.tasks.push(task);
+    }
+}
+
+/// The operator's bearer token for `/v1/admin`, created on first start.
+pub fn load_or_create_operator_token(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("secrets").join("operator.token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        return Ok(t.trim().to_owned());
+    }
+    std::fs::create_dir_all(path.parent().unwrap_or(data_dir))?;
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
+    let token = hex::encode(b);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(&path)
+        .and_then(|mut f| f.write_all(token.as_bytes()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(token)
+}
+
+pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<RunningServer> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let base_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+
+    let stores = backend::open(&config.store, &config.data_dir, &base_url, clock.clone()).await?;
+    let device = Arc::new(DeviceService::new(
+        stores.table.clone(),
+        clock.clone(),
+        DeviceConfig {
+            poll_interval: config.poll_interval,
+        },
+    ));
+    let admin = Arc::new(AdminService::new(stores.table.clone(), clock.clone()));
+    let token = OperatorToken::new(&load_or_create_operator_token(&config.data_dir)?);
+
+    let mut router = Router::new()
+        .merge(device_routes(device.clone()))
+        .merge(admin_routes(admin.clone(), token))
+        .route("/healthz", get(healthz));
+    if let Some(objects) = &stores.local_objects {
+        router = router.merge(rampart_local::objects_router(objects.clone()));
+    }
+    let router = with_json_fallbacks(router);
+
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "server stopped");
+        }
+    }));
+    // Schedules fire into the same queues EventBridge targets on AWS.
+    for schedule in rampart_app::schedules::ALL {
+        if let Some(q) = stores.queues.get(schedule.queue) {
+            tasks.push(runtime::spawn_schedule(schedule, q.clone()));
+        }
+    }
+    tracing::info!(%addr, store = ?config.store, data_dir = %config.data_dir.display(), "console listening");
+    Ok(RunningServer {
+        addr,
+        base_url,
+        table: stores.table,
+        admin,
+        device,
+        tasks,
+    })
+}

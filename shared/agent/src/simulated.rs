@@ -1,0 +1,84 @@
+//! What a simulated appliance reports: plausible, slowly changing load figures.
+
+use rampart_domain::firmware::FirmwareVersion;
+use rampart_domain::ids::Serial;
+use rampart_domain::report::{AppState, Authorizations, CheckinReport, Interface};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+pub struct SimulatedAppliance {
+    pub hostname: String,
+    pub model: String,
+    pub firmware: FirmwareVersion,
+    pub booted_at_ms: i64,
+    pub authorizations: Authorizations,
+    seed: u64,
+    tick: u64,
+}
+
+impl SimulatedAppliance {
+    pub fn new(serial: &Serial, firmware: FirmwareVersion, booted_at_ms: i64) -> Self {
+        let seed = serial
+            .as_str()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        Self {
+            hostname: format!("utm-{}", serial.as_str().to_ascii_lowercase()),
+            model: ["UTM 160", "UTM 320", "UTM 525", "UTM 760"][(seed % 4) as usize].into(),
+            firmware,
+            booted_at_ms,
+            authorizations: Authorizations {
+                status: true,
+                ..Authorizations::default()
+            },
+            seed,
+            tick: 0,
+        }
+    }
+
+    /// A value wandering around `base` (deterministic per appliance and tick).
+    fn wander(&self, base: f64, spread: f64, salt: u64) -> f64 {
+        let x = (self.seed ^ salt).wrapping_add(self.tick.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let unit = ((x >> 11) % 10_000) as f64 / 10_000.0;
+        (base + (unit - 0.5) * spread).clamp(0.0, 100.0)
+    }
+
+    pub fn report(&mut self, now_ms: i64) -> CheckinReport {
+        self.tick += 1;
+        let octet = (self.seed % 200) as u8 + 10;
+        CheckinReport {
+            firmware: self.firmware,
+            previous_firmware: None,
+            hostname: self.hostname.clone(),
+            model: self.model.clone(),
+            cpu_percent: (self.wander(20.0, 30.0, 1) * 10.0).round() / 10.0,
+            memory_percent: (self.wander(45.0, 10.0, 2) * 10.0).round() / 10.0,
+            disk_percent: (self.wander(30.0, 2.0, 3) * 10.0).round() / 10.0,
+            uptime_secs: u64::try_from((now_ms - self.booted_at_ms) / 1000).unwrap_or(0),
+            interfaces: vec![
+                Interface {
+                    name: "eth0".into(),
+                    // TEST-NET-3 (RFC 5737): a simulated appliance has no real address.
+                    addresses: vec![IpAddr::V4(Ipv4Addr::new(203, 0, 113, octet))],
+                    public: true,
+                },
+                Interface {
+                    name: "eth1".into(),
+                    addresses: vec![IpAddr::V4(Ipv4Addr::new(192, 168, 1, 1))],
+                    public: false,
+                },
+            ],
+            applications: BTreeMap::from([
+                ("http_proxy".to_owned(), AppState::Up),
+                ("ips".to_owned(), AppState::Up),
+                ("mail_connector".to_owned(), AppState::NotApplicable),
+                ("vpn".to_owned(), AppState::Down),
+            ]),
+            authorizations: self.authorizations.clone(),
+            privacy_accepted: true,
+            console_activated: true,
+            cluster_sync: None,
+            config_version: 0,
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! Checks of template.yaml's values that cfn-lint does not judge (a wrong
+//! architecture, an absurd batch size, a queue that redelivers before its consumer
+//! can finish), and cfn-lint itself from the emulator venv.
+
+use rampart_aws::Template;
+use rampart_aws::template::{Resource, as_u64, get, reference, scalar_text, untag};
+use rampart_ports::QueueSpec;
+use serde_yaml::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The queue specs the self-hosted runtime uses; template.yaml must agree.
+// TODO(queues-const): replace with rampart_app::queues::ALL.
+const RUNTIME_QUEUES: [(&str, u64, u32); 4] = [
+    ("jobs", 180, 5),
+    ("backup-ingest", 180, 5),
+    ("rotation", 360, 5),
+    ("scan", 900, 5),
+];
+
+fn runtime_queues() -> Vec<QueueSpec> {
+    RUNTIME_QUEUES
+        .iter()
+        .map(|(name, vis, max)| QueueSpec {
+            name: (*name).to_owned(),
+            visibility_timeout: Duration::from_secs(*vis),
+            max_receives: *max,
+        })
+        .collect()
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
+}
+
+fn template() -> Template {
+    Template::load(&repo_root().join("template.yaml")).expect("template.yaml parses")
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(scalar_text)
+}
+
+/// A function property, or the Globals default for it.
+fn function_prop<'a>(t: &'a Template, f: &Resource<'a>, name: &str) -> Option<&'a Value> {
+    f.prop(&[name]).or_else(|| t.global(&["Function", name]))
+}
+
+fn functions(t: &Template) -> Vec<Resource<'_>> {
+    t.resources_of_type("AWS::Serverless::Function")
+}
+
+/// The SQS event sources of a function: (queue logical id, event properties).
+fn sqs_events<'a>(f: &Resource<'a>) -> Vec<(&'a str, &'a Value)> {
+    let Some(Value::Mapping(events)) = f.prop(&["Events"]) else {
+        return Vec::new();
+    };
+    events
+        .values()
+        .filter(|e| text(get(e, &["Type"])).as_deref() == Some("SQS"))
+        .map(|e| {
+            let props = get(e, &["Properties"]).expect("SQS event has Properties");
+            let queue = get(props, &["Queue"])
+                .and_then(reference)
+                .expect("SQS event names its queue with !GetAtt");
+            (queue, props)
+        })
+        .collect()
+}
+
+#[test]
+fn every_function_is_an_arm64_rust_binary_of_the_workspace() {
+    let t = template();
+    let fns = functions(&t);
+    assert!(!fns.is_empty(), "the template declares functions");
+    let root_manifest = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
+    for f in fns {
+        let id = f.id;
+        let arch = function_prop(&t, &f, "Architectures").map(untag);
+        assert_eq!(
+            arch,
+            Some(&Value::Sequence(vec![Value::String("arm64".into())])),
+            "{id}: Architectures must be [arm64]"
+        );
+        assert_eq!(
+            text(function_prop(&t, &f, "Runtime")).as_deref(),
+            Some("provided.al2023"),
+            "{id}: Runtime"
+        );
+        assert_eq!(
+            text(function_prop(&t, &f, "Handler")).as_deref(),
+            Some("bootstrap"),
+            "{id}: Handler"
+        );
+        assert_eq!(
+            text(get(f.entry, &["Metadata", "BuildMethod"])).as_deref(),
+            Some("rust-cargolambda"),
+            "{id}: Metadata.BuildMethod"
+        );
+        let binary = text(get(f.entry, &["Metadata", "BuildProperties", "Binary"]))
+            .unwrap_or_else(|| panic!("{id}: Metadata.BuildProperties.Binary"));
+        let manifest = repo_root()
+            .join("functions")
+            .join(&binary)
+            .join("Cargo.toml");
+        let manifest = std::fs::read_to_string(&manifest)
+            .unwrap_or_else(|_| panic!("{id}: no crate functions/{binary}"));
+        assert!(
+            manifest.contains(&format!("name = \"{binary}\"")),
+            "{id}: functions/{binary} is not the package {binary}"
+        );
+        assert!(
+            root_manifest.contains(&format!("\"functions/{binary}\"")),
+            "{id}: functions/{binary} is not a workspace member"
+        );
+        let timeout = as_u64(function_prop(&t, &f, "Timeout").expect("Timeout")).unwrap();
+        assert!((1..=900).contains(&timeout), "{id}: Timeout {timeout}");
+        let memory = as_u64(function_prop(&t, &f, "MemorySize").expect("MemorySize")).unwrap();
+        assert!((128..=10240).contains(&memory), "{id}: MemorySize {memory}");
+    }
+}
+
+#[test]
+fn http_functions_fit_the_api_gateway_timeout() {
+    let t = template();
+    for f in functions(&t) {
+        let Some(Value::Mapping(events)) = f.prop(&["Events"]) else {
+            continue;
+        };
+        if events
+            .values()
+            .any(|e| text(get(e, &["Type"])).as_deref() == Some("HttpApi"))
+        {
+            let timeout = as_u64(function_prop(&t, &f, "Timeout").unwrap()).unwrap();
+            assert!(timeout <= 29, "{}: HTTP API integrations end at 30 s", f.id);
+        }
+    }
+}
+
+#[test]
+fn every_queue_dead_letters_and_outlasts_its_consumer() {
+    let t = template();
+    let queues = t.queues().expect("queues read");
+    assert!(!queues.is_empty());
+    for q in &queues {
+        let id = q.resource.id;
+        assert!(
+            (1..=10).contains(&q.spec.max_receives),
+            "{id}: maxReceiveCount {}",
+            q.spec.max_receives
+        );
+        assert_eq!(
+            text(q.dead_letter.prop(&["MessageRetentionPeriod"])).as_deref(),
+            Some("1209600"),
+            "{id}: the dead-letter queue keeps messages 14 days"
+        );
+        assert_eq!(
+            rampart_aws::template::queue_name(&q.dead_letter),
+            Some(format!("{}-dlq", q.spec.name).as_str()),
+            "{id}: the dead-letter queue is named <name>-dlq"
+        );
+        for r in [&q.resource, &q.dead_letter] {
+            assert_eq!(
+                text(r.prop(&["SqsManagedSseEnabled"])).as_deref(),
+                Some("true"),
+                "{}: encrypted at rest",
+                r.id
+            );
+        }
+        for f in functions(&t) {
+            for (queue, _) in sqs_events(&f) {
+                if queue != id {
+                    continue;
+                }
+                let timeout = as_u64(function_prop(&t, &f, "Timeout").unwrap()).unwrap();
+                assert!(
+                    q.spec.visibility_timeout.as_secs() >= 6 * timeout,
+                    "{id}: VisibilityTimeout must be at least 6x {}'s timeout",
+                    f.id
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn sqs_event_sources_report_partial_failures_in_small_batches() {
+    let t = template();
+    for f in functions(&t) {
+        for (queue, props) in sqs_events(&f) {
+            let id = f.id;
+            let Some(Value::Sequence(types)) = get(props, &["FunctionResponseTypes"]).map(untag)
+            else {
+                panic!("{id} <- {queue}: FunctionResponseTypes: [ReportBatchItemFailures]");
+            };
+            assert!(
+                types
+                    .iter()
+                    .any(|v| v.as_str() == Some("ReportBatchItemFailures")),
+                "{id} <- {queue}: ReportBatchItemFailures"
+            );
+            let batch = get(props, &["BatchSize"]).map(|v| as_u64(v).expect("BatchSize"));
+            assert!(
+                batch.is_none_or(|b| (1..=10).contains(&b)),
+                "{id} <- {queue}: BatchSize {batch:?} not in 1..=10"
+            );
+        }
+    }
+}
+
+#[test]
+fn queues_match_the_self_hosted_runtime() {
+    let mut declared = template().queue_specs().unwrap();
+    declared.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut runtime = runtime_queues();
+    runtime.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(declared, runtime);
+}
+
+#[test]
+fn the_bucket_is_private_encrypted_and_tls_only() {
+    let t = template();
+    let b = t.only("AWS::S3::Bucket").unwrap();
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(
+            text(b.prop(&["PublicAccessBlockConfiguration", flag])).as_deref(),
+            Some("true"),
+            "{flag}"
+        );
+    }
+    let Some(Value::Sequence(sse)) =
+        b.prop(&["BucketEncryption", "ServerSideEncryptionConfiguration"])
+    else {
+        panic!("bucket encryption");
+    };
+    let algo = text(get(
+        &sse[0],
+        &["ServerSideEncryptionByDefault", "SSEAlgorithm"],
+    ));
+    assert!(
+        matches!(algo.as_deref(), Some("AES256" | "aws:kms" | "aws:kms:dsse")),
+        "{algo:?}"
+    );
+    let Some(Value::Sequence(rules)) = b.prop(&["LifecycleConfiguration", "Rules"]) else {
+        panic!("lifecycle rules");
+    };
+    assert!(
+        rules
+            .iter()
+            .any(|r| get(r, &["AbortIncompleteMultipartUpload"]).is_some()),
+        "incomplete multipart uploads are aborted"
+    );
+
+    let policy = t
+        .resources_of_type("AWS::S3::BucketPolicy")
+        .into_iter()
+        .find(|p| p.prop(&["Bucket"]).and_then(reference) == Some(b.id))
+        .expect("a policy on the bucket");
+    let Some(Value::Sequence(statements)) = policy.prop(&["PolicyDocument", "Statement"]) else {
+        panic!("policy statements");
+    };
+    assert!(
+        statements.iter().any(|s| {
+            text(get(s, &["Effect"])).as_deref() == Some("Deny")
+                && text(get(s, &["Condition", "Bool", "aws:SecureTransport"])).as_deref()
+                    == Some("false")
+        }),
+        "the bucket policy denies requests without TLS"
+    );
+}
+
+#[test]
+fn the_table_has_the_single_table_keys_index_and_ttl() {
+    let t = template();
+    let table = t.only("AWS::DynamoDB::Table").unwrap();
+    assert_eq!(
+        text(table.prop(&["BillingMode"])).as_deref(),
+        Some("PAY_PER_REQUEST")
+    );
+    let keys = |v: Option<&Value>| -> Vec<(String, String)> {
+        let Some(Value::Sequence(ks)) = v else {
+            panic!("key schema")
+        };
+        ks.iter()
+            .map(|k| {
+                (
+                    text(get(k, &["AttributeName"])).unwrap(),
+                    text(get(k, &["KeyType"])).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let pair = |a: &str, b: &str| vec![(a.into(), "HASH".into()), (b.into(), "RANGE".into())];
+    assert_eq!(keys(table.prop(&["KeySchema"])), pair("pk", "sk"));
+    let Some(Value::Sequence(gsis)) = table.prop(&["GlobalSecondaryIndexes"]) else {
+        panic!("indexes")
+    };
+    let gsi1 = gsis
+        .iter()
+        .find(|g| text(get(g, &["IndexName"])).as_deref() == Some("gsi1"))
+        .expect("index gsi1");
+    assert_eq!(keys(get(gsi1, &["KeySchema"])), pair("gsi1pk", "gsi1sk"));
+    assert_eq!(
+        text(get(gsi1, &["Projection", "ProjectionType"])).as_deref(),
+        Some("ALL")
+    );
+    assert_eq!(
+        text(table.prop(&["TimeToLiveSpecification", "AttributeName"])).as_deref(),
+        Some("ttl")
+    );
+    assert_eq!(
+        text(table.prop(&["TimeToLiveSpecification", "Enabled"])).as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        text(table.prop(&[
+            "PointInTimeRecoverySpecification",
+            "PointInTimeRecoveryEnabled"
+        ]))
+        .as_deref(),
+        Some("true")
+    );
+}
+
+#[test]
+fn the_rotation_sweep_runs_daily_into_the_rotation_queue() {
+    let t = template();
+    let rules = t.resources_of_type("AWS::Events::Rule");
+    let rotation = t
+        .queues()
+        .unwrap()
+        .into_iter()
+        .find(|q| q.spec.name == "rotation")
+        .expect("rotation queue");
+    let sweep = rules
+        .iter()
+        .find(|r| text(r.prop(&["ScheduleExpression"])).as_deref() == Some("cron(30 3 * * ? *)"))
+        .expect("a daily rotation schedule");
+    let Some(Value::Sequence(targets)) = sweep.prop(&["Targets"]) else {
+        panic!("schedule targets")
+    };
+    assert_eq!(targets.len(), 1);
+    assert_eq!(
+        get(&targets[0], &["Arn"]).and_then(reference),
+        Some(rotation.resource.id)
+    );
+    let input: serde_json::Value =
+        serde_json::from_str(&text(get(&targets[0], &["Input"])).expect("Input")).unwrap();
+    assert_eq!(input, serde_json::json!({"kind": "rotation-sweep"}));
+    let allowed = t
+        .resources_of_type("AWS::SQS::QueuePolicy")
+        .into_iter()
+        .any(|p| {
+            let Some(Value::Sequence(qs)) = p.prop(&["Queues"]) else {
+                return false;
+            };
+            qs.iter()
+                .any(|q| reference(q) == Some(rotation.resource.id))
+                && serde_yaml::to_string(p.properties)
+                    .unwrap()
+                    .contains("events.amazonaws.com")
+        });
+    assert!(allowed, "EventBridge may send to the rotation queue");
+}
+
+#[test]
+fn cfn_lint_passes() {
+    let root = repo_root();
+    let lint = root.join("infra/emulator/.venv/bin/cfn-lint");
+    assert!(
+        lint.exists(),
+        "{} is missing: run infra/emulator/venv (the project's test script does) to install \
+         the pinned emulator and linter",
+        lint.display()
+    );
+    let out = std::process::Command::new(&lint)
+        .arg("template.yaml")
+        .current_dir(&root)
+        .output()
+        .expect("cfn-lint runs");
+    assert!(
+        out.status.success(),
+        "cfn-lint template.yaml failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
