@@ -54,7 +54,10 @@ pub async fn add_licenses(
 ) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for new in licenses {
-        let (license, secret) = admin.add_license(new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (license, secret) = admin
+            .add_license(new)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         rows.push((license, secret));
     }
     if json {
@@ -76,7 +79,11 @@ pub async fn add_licenses(
     Ok(())
 }
 
-pub fn print_appliances(rows: &[ApplianceStatus], json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn print_appliances(
+    rows: &[ApplianceStatus],
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(rows)?)?;
         return Ok(());

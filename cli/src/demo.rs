@@ -19,7 +19,11 @@ pub const DEMO_TENANT: &str = "100001.sms";
 
 /// Registers the demo licenses once; their secrets are kept in the data dir
 /// (mode 0600) so the demo fleet can re-enroll after a restart with a fresh dir.
-async fn demo_licenses(admin: &AdminService, dir: &Path, count: usize) -> anyhow::Result<Vec<FleetLicense>> {
+async fn demo_licenses(
+    admin: &AdminService,
+    dir: &Path,
+    count: usize,
+) -> anyhow::Result<Vec<FleetLicense>> {
     let file = dir.join("licenses.txt");
     let mut out = match std::fs::read_to_string(&file) {
         Ok(text) => fleet::parse_licenses(&text)?,
@@ -59,7 +63,11 @@ async fn demo_licenses(admin: &AdminService, dir: &Path, count: usize) -> anyhow
 }
 
 /// Seeds the demo and starts its fleet inside the server's process.
-pub async fn start(server: &mut RunningServer, data_dir: &Path, appliances: usize) -> anyhow::Result<()> {
+pub async fn start(
+    server: &mut RunningServer,
+    data_dir: &Path,
+    appliances: usize,
+) -> anyhow::Result<()> {
     let dir = data_dir.join("demo");
     let licenses = demo_licenses(&server.admin, &dir, appliances).await?;
     let firmware = FirmwareVersion::parse("14.0.2")?;
@@ -77,8 +85,15 @@ pub async fn start(server: &mut RunningServer, data_dir: &Path, appliances: usiz
             tokio::time::sleep(Duration::from_secs(15)).await;
             match admin.fleet().await {
                 Ok(rows) => {
-                    let connected = rows.iter().filter(|r| r.status == ConnectionStatus::Connected).count();
-                    tracing::info!(connected, disconnected = rows.len() - connected, "fleet status");
+                    let connected = rows
+                        .iter()
+                        .filter(|r| r.status == ConnectionStatus::Connected)
+                        .count();
+                    tracing::info!(
+                        connected,
+                        disconnected = rows.len() - connected,
+                        "fleet status"
+                    );
                 }
                 Err(e) => tracing::warn!(error = %e, "fleet status unavailable"),
             }

@@ -14,7 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "rampart", version, about = "Cloud console for fleets of firewall appliances")]
+#[command(
+    name = "rampart",
+    version,
+    about = "Cloud console for fleets of firewall appliances"
+)]
 struct Cli {
     /// Log as JSON lines.
     #[arg(long, global = true)]
@@ -175,16 +179,28 @@ async fn run(command: Command) -> anyhow::Result<()> {
             state_dir,
             firmware,
         } => match (fleet, licenses, serial) {
-            (Some(n), Some(file), _) => agent_cmd::run_fleet(&server, n, &file, &state_dir, &firmware).await,
+            (Some(n), Some(file), _) => {
+                agent_cmd::run_fleet(&server, n, &file, &state_dir, &firmware).await
+            }
             (_, _, Some(serial)) => {
                 let secret = agent_cmd::read_secret(secret_file.as_deref())?;
                 agent_cmd::run_one(&server, &serial, secret, state_file, &firmware).await
             }
             _ => anyhow::bail!("give --serial, or --fleet N with --licenses FILE"),
         },
-        Command::Admin { store, json, command } => {
+        Command::Admin {
+            store,
+            json,
+            command,
+        } => {
             let clock = Arc::new(SystemClock);
-            let stores = backend::open(&store.store, &store.data_dir, "http://127.0.0.1:8080", clock.clone()).await?;
+            let stores = backend::open(
+                &store.store,
+                &store.data_dir,
+                "http://127.0.0.1:8080",
+                clock.clone(),
+            )
+            .await?;
             let admin = AdminService::new(stores.table, clock);
             let mut out = std::io::stdout().lock();
             match command {

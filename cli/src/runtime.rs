@@ -30,7 +30,10 @@ pub fn next_run(schedule: &DailySchedule, now: Timestamp) -> Timestamp {
 }
 
 /// Fires the schedule for as long as the process runs.
-pub fn spawn_schedule(schedule: DailySchedule, queue: Arc<dyn Queue>) -> tokio::task::JoinHandle<()> {
+pub fn spawn_schedule(
+    schedule: DailySchedule,
+    queue: Arc<dyn Queue>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let now = Timestamp::now_system();
@@ -38,7 +41,9 @@ pub fn spawn_schedule(schedule: DailySchedule, queue: Arc<dyn Queue>) -> tokio::
             tokio::time::sleep(wait).await;
             match queue.send(schedule.message, Duration::ZERO).await {
                 Ok(()) => tracing::info!(schedule = schedule.name, "schedule fired"),
-                Err(e) => tracing::error!(schedule = schedule.name, error = %e, "schedule could not enqueue"),
+                Err(e) => {
+                    tracing::error!(schedule = schedule.name, error = %e, "schedule could not enqueue")
+                }
             }
         }
     })

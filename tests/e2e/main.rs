@@ -2,4 +2,5 @@
 
 mod contract_aws;
 mod contract_embedded;
+mod device_api;
 mod template;

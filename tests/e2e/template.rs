@@ -7,26 +7,10 @@ use rampart_aws::template::{Resource, as_u64, get, reference, scalar_text, untag
 use rampart_ports::QueueSpec;
 use serde_yaml::Value;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// The queue specs the self-hosted runtime uses; template.yaml must agree.
-// TODO(queues-const): replace with rampart_app::queues::ALL.
-const RUNTIME_QUEUES: [(&str, u64, u32); 4] = [
-    ("jobs", 180, 5),
-    ("backup-ingest", 180, 5),
-    ("rotation", 360, 5),
-    ("scan", 900, 5),
-];
-
 fn runtime_queues() -> Vec<QueueSpec> {
-    RUNTIME_QUEUES
-        .iter()
-        .map(|(name, vis, max)| QueueSpec {
-            name: (*name).to_owned(),
-            visibility_timeout: Duration::from_secs(*vis),
-            max_receives: *max,
-        })
-        .collect()
+    rampart_app::queues::all()
 }
 
 fn repo_root() -> PathBuf {
@@ -332,6 +316,8 @@ fn the_table_has_the_single_table_keys_index_and_ttl() {
 
 #[test]
 fn the_rotation_sweep_runs_daily_into_the_rotation_queue() {
+    let sweep = rampart_app::schedules::ROTATION_SWEEP;
+    let sweep_cron = format!("cron({} {} * * ? *)", sweep.minute, sweep.hour);
     let t = template();
     let rules = t.resources_of_type("AWS::Events::Rule");
     let rotation = t
@@ -342,7 +328,7 @@ fn the_rotation_sweep_runs_daily_into_the_rotation_queue() {
         .expect("rotation queue");
     let sweep = rules
         .iter()
-        .find(|r| text(r.prop(&["ScheduleExpression"])).as_deref() == Some("cron(30 3 * * ? *)"))
+        .find(|r| text(r.prop(&["ScheduleExpression"])).as_deref() == Some(sweep_cron.as_str()))
         .expect("a daily rotation schedule");
     let Some(Value::Sequence(targets)) = sweep.prop(&["Targets"]) else {
         panic!("schedule targets")
@@ -354,7 +340,10 @@ fn the_rotation_sweep_runs_daily_into_the_rotation_queue() {
     );
     let input: serde_json::Value =
         serde_json::from_str(&text(get(&targets[0], &["Input"])).expect("Input")).unwrap();
-    assert_eq!(input, serde_json::json!({"kind": "rotation-sweep"}));
+    // The self-hosted timer sends the same message at the same time.
+    let expected: serde_json::Value =
+        serde_json::from_str(rampart_app::schedules::ROTATION_SWEEP.message).unwrap();
+    assert_eq!(input, expected);
     let allowed = t
         .resources_of_type("AWS::SQS::QueuePolicy")
         .into_iter()

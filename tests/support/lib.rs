@@ -2,4 +2,6 @@
 //! store, and reaching the local AWS emulator.
 
 pub mod aws_env;
+pub mod device_harness;
 pub mod embedded_env;
+pub mod logs;

@@ -1,1 +1,16 @@
-fn main() {}
+//! Lambda entry point: state is built once per cold start, then every API
+//! Gateway event goes through the shared router.
+
+use rampart_aws::{AwsClients, AwsResources};
+use rampart_ports::SystemClock;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let clients = AwsClients::from_env().await;
+    let resources = AwsResources::from_env()?;
+    let config = device_api::config_from_env()?;
+    let router = device_api::router(&resources, &clients, Arc::new(SystemClock), config);
+    lambda_http::run(router).await
+}

@@ -3,8 +3,8 @@
 use ed25519_dalek::SigningKey;
 use rampart_domain::device_protocol::{
     self, CHECKIN_PATH, CheckinRequest, CheckinResponse, ENROLL_PATH, EnrollRequest,
-    EnrollResponse, ErrorBody, HEADER_APPLIANCE, HEADER_NONCE, HEADER_SIGNATURE,
-    HEADER_TIMESTAMP, SignedParts,
+    EnrollResponse, ErrorBody, HEADER_APPLIANCE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+    SignedParts,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -71,7 +71,9 @@ impl DeviceClient {
         let now = now_ms();
         let prev = self
             .last_ts
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(now.max(last + 1)))
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+                Some(now.max(last + 1))
+            })
             .unwrap_or(0);
         now.max(prev + 1)
     }

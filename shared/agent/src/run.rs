@@ -75,7 +75,8 @@ impl Agent {
         if let Some(id) = &state.appliance_id {
             client.set_appliance(id.as_str());
         }
-        let appliance = SimulatedAppliance::new(&config.serial, config.firmware, state.booted_at_ms);
+        let appliance =
+            SimulatedAppliance::new(&config.serial, config.firmware, state.booted_at_ms);
         Ok(Self {
             config,
             client,

@@ -21,7 +21,9 @@ impl SimulatedAppliance {
         let seed = serial
             .as_str()
             .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+            });
         Self {
             hostname: format!("utm-{}", serial.as_str().to_ascii_lowercase()),
             model: ["UTM 160", "UTM 320", "UTM 525", "UTM 760"][(seed % 4) as usize].into(),

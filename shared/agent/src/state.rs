@@ -87,7 +87,8 @@ impl StateFile {
             f.write_all(&serde_json::to_vec_pretty(state)?)?;
             f.sync_all()?;
         }
-        std::fs::rename(&tmp, &self.0).with_context(|| format!("replacing {}", self.0.display()))?;
+        std::fs::rename(&tmp, &self.0)
+            .with_context(|| format!("replacing {}", self.0.display()))?;
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
