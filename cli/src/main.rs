@@ -166,7 +166,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             tokio::signal::ctrl_c().await?;
             tracing::info!("shutting down");
-            server.shutdown();
+            server.shutdown().await;
             Ok(())
         }
         Command::Agent {

@@ -33,13 +33,24 @@ pub struct RunningServer {
     pub table: Arc<dyn Table>,
     pub admin: Arc<AdminService>,
     pub device: Arc<DeviceService>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
-    pub fn shutdown(self) {
-        for t in self.tasks {
+    /// Stops background tasks, then lets open requests finish and closes every
+    /// connection (so clients see the restart), waiting at most 10 s.
+    pub async fn shutdown(self) {
+        for t in &self.tasks {
             t.abort();
+        }
+        let _ = self.stop.send(());
+        if tokio::time::timeout(Duration::from_secs(10), self.server)
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after 10 s; stopping anyway");
         }
     }
 
@@ -101,12 +112,16 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
     }
     let router = with_json_fallbacks(router);
 
-    let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let graceful = axum::serve(listener, router).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(e) = graceful.await {
             tracing::error!(error = %e, "server stopped");
         }
-    }));
+    });
+    let mut tasks = Vec::new();
     // Schedules fire into the same queues EventBridge targets on AWS.
     for schedule in rampart_app::schedules::ALL {
         if let Some(q) = stores.queues.get(schedule.queue) {
@@ -120,6 +135,8 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         table: stores.table,
         admin,
         device,
+        stop,
+        server,
         tasks,
     })
 }
