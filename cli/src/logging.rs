@@ -1,5 +1,6 @@
 //! Log set-up: human-readable by default, JSON when asked (or when running where
-//! Lambda's JSON log format is configured).
+//! Lambda's JSON log format is configured). Logs go to stderr so that stdout
+//! carries only what a command prints for scripts.
 
 use tracing_subscriber::EnvFilter;
 
@@ -9,7 +10,8 @@ pub fn init(json: bool) {
         || std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()
     } else {

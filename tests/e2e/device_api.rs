@@ -305,6 +305,9 @@ async fn replayed_and_stale_requests_are_refused(backend: Backend) {
     );
 }
 
+/// Headers, body, and the status and error code the console must answer with.
+type BadRequest = (Vec<(&'static str, String)>, Vec<u8>, u16, &'static str);
+
 async fn bad_input_gets_json_errors_and_writes_nothing(backend: Backend) {
     let app = spawn_device_api(backend).await;
     let _client = enrolled(&app, "A1B2C3D4", 1).await;
@@ -324,7 +327,7 @@ async fn bad_input_gets_json_errors_and_writes_nothing(backend: Backend) {
     let huge = vec![b' '; 70 * 1024];
     let malformed = b"{\"firmware\": ".to_vec();
 
-    let mut cases: Vec<(Vec<(&str, String)>, Vec<u8>, u16, &str)> = vec![
+    let mut cases: Vec<BadRequest> = vec![
         (signed(&malformed), malformed.clone(), 400, "malformed_body"),
         (signed(&unknown), unknown.clone(), 400, "malformed_body"),
         (signed(&hot), hot.clone(), 422, "invalid_field"),

@@ -32,7 +32,7 @@ pub const CLOCK_WINDOW: Duration = Duration::from_secs(300);
 /// Largest device request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     pub serial: Serial,
@@ -55,10 +55,17 @@ impl EnrollRequest {
     }
 }
 
-// The secret must never reach a log through Debug.
-impl std::fmt::Display for EnrollRequest {
+// The license secret must never reach a log through Debug.
+impl std::fmt::Debug for EnrollRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "enroll {} ({})", self.serial, self.hostname)
+        f.debug_struct("EnrollRequest")
+            .field("serial", &self.serial)
+            .field("license_secret", &"<redacted>")
+            .field("public_key", &self.public_key)
+            .field("firmware", &self.firmware)
+            .field("hostname", &self.hostname)
+            .field("model", &self.model)
+            .finish()
     }
 }
 
@@ -227,6 +234,16 @@ mod tests {
         let sk = SigningKey::from_bytes(&[9; 32]);
         let b64 = B64.encode(sk.verifying_key().as_bytes());
         assert_eq!(DevicePublicKey::parse(&b64).unwrap().to_base64(), b64);
+    }
+
+    #[test]
+    fn debug_output_hides_the_license_secret() {
+        let req: EnrollRequest = serde_json::from_value(serde_json::json!({
+            "serial": "A1B2C3D4", "license_secret": "hunter2-secret", "public_key": "x",
+            "firmware": "14.0", "hostname": "h", "model": "m"
+        }))
+        .unwrap();
+        assert!(!format!("{req:?}").contains("hunter2"));
     }
 
     #[test]

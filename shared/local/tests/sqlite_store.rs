@@ -8,7 +8,7 @@ use rampart_ports::table::{
 };
 use rampart_ports::{ManualClock, StoreError};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn open(dir: &tempfile::TempDir) -> (SqliteStore, ManualClock) {
     let clock = ManualClock::at(Timestamp::from_secs(1_000_000));
@@ -211,55 +211,4 @@ async fn invalid_updates_and_transactions_are_refused() {
         .query(Query::partition("P").sk(SortKey::Between("b".into(), "a".into())))
         .await;
     assert!(matches!(err, Err(StoreError::Invalid(_))), "{err:?}");
-}
-
-/// Throughput of single-item conditional updates at several caller concurrencies.
-/// Run with `cargo test -p rampart-local --release -- --ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark"]
-async fn conditional_update_throughput() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = open(&dir);
-    let keys = 1000;
-    for i in 0..keys {
-        store
-            .put(
-                Item::new(Key::new("B", format!("{i}"))).with("v", 0i64),
-                None,
-            )
-            .await
-            .unwrap();
-    }
-    let total = 20_000;
-    for callers in [1usize, 8, 64] {
-        let per_caller = total / callers;
-        let start = Instant::now();
-        let mut tasks = Vec::new();
-        for t in 0..callers {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                for n in 0..per_caller {
-                    let key = Key::new("B", format!("{}", (t * per_caller + n) % keys));
-                    store
-                        .update(
-                            &key,
-                            Update::new().add("v", 1).set("at", n as i64),
-                            Some(Condition::Exists),
-                            ReturnItem::None,
-                        )
-                        .await
-                        .unwrap();
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let elapsed = start.elapsed();
-        let done = callers * per_caller;
-        println!(
-            "{callers} callers: {done} conditional updates in {elapsed:?}: {:.0}/s",
-            done as f64 / elapsed.as_secs_f64()
-        );
-    }
 }
