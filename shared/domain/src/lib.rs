@@ -5,7 +5,9 @@ pub mod device_protocol;
 pub mod firmware;
 pub mod ids;
 pub mod license;
+pub mod portal_protocol;
 pub mod report;
+pub mod tenancy;
 pub mod time;
 pub mod validation;
 

@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod counting;
 pub mod error;
+pub mod mailer;
 pub mod objects;
 pub mod queue;
 pub mod table;
@@ -15,6 +16,7 @@ pub mod contract;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
+pub use mailer::{Mail, Mailer};
 pub use objects::{ObjectMeta, ObjectPage, Objects, PresignedRequest};
 pub use queue::{Queue, QueueSpec, ReceivedMessage};
 pub use table::{

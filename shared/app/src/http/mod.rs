@@ -2,6 +2,7 @@
 //! directly on a socket self-hosted.
 
 mod admin_routes;
+pub mod route_table;
 mod body;
 mod device_routes;
 

@@ -1,0 +1,259 @@
+//! The portal API's wire format, shared by the console, the `rampart` CLI and
+//! the OpenAPI document. Errors use the same `{"error": {code, message}}` body as
+//! the device API (see `device_protocol::ErrorBody`); list endpoints take
+//! `?limit=&cursor=` and answer `{items, next_cursor}`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::connection::ConnectionStatus;
+use crate::ids::{ApplianceId, ClusterId, Serial, TenantId};
+use crate::report::{AppState, ClusterSync, Interface};
+use crate::tenancy::{Email, Role, TenantKind};
+
+// ---- sign-in -------------------------------------------------------------------
+
+/// `POST /v1/auth/login`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: Email,
+    pub password: String,
+}
+
+/// What the password step leads to: the TOTP step, or TOTP enrollment for a
+/// user who has none (two-factor is mandatory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NextStep {
+    Totp,
+    TotpEnrollment,
+}
+
+/// Answer to a correct password: a short-lived challenge for the second step.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LoginChallenge {
+    pub challenge: String,
+    pub next: NextStep,
+    pub expires_at: String,
+}
+
+/// `POST /v1/auth/totp` and `POST /v1/auth/totp/confirm`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpRequest {
+    pub challenge: String,
+    pub code: String,
+}
+
+/// `POST /v1/auth/totp/enroll`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpEnrollRequest {
+    pub challenge: String,
+}
+
+/// The new TOTP secret, shown only during enrollment (never afterwards).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct TotpEnrollment {
+    pub otpauth_uri: String,
+    /// Base32, for manual entry.
+    pub secret: String,
+    /// The otpauth URI as a QR code.
+    pub qr_svg: String,
+}
+
+/// A signed-in session: send `Authorization: Bearer <token>`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SessionGrant {
+    pub token: String,
+    /// Absolute expiry; the session also ends after `idle_timeout_secs` unused.
+    pub expires_at: String,
+    pub idle_timeout_secs: u64,
+}
+
+/// `POST /v1/auth/password-reset`: always 202, whether or not the address exists.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    pub email: Email,
+}
+
+/// `POST /v1/auth/password-reset/confirm`: the token from the mailed link.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetConfirm {
+    pub token: String,
+    pub password: String,
+}
+
+/// `GET /v1/me`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Me {
+    pub email: Email,
+    pub tenant: TenantId,
+    pub tenant_kind: TenantKind,
+    pub role: Role,
+}
+
+// ---- tenants and users ---------------------------------------------------------
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TenantView {
+    pub id: TenantId,
+    pub name: String,
+    pub kind: TenantKind,
+    /// The reseller that owns a customer tenant.
+    pub reseller: Option<TenantId>,
+}
+
+/// `POST /v1/tenants`: a reseller administrator creates a customer tenant.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    pub id: TenantId,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserView {
+    pub email: Email,
+    pub tenant: TenantId,
+    pub role: Role,
+    pub totp_enabled: bool,
+}
+
+/// `POST /v1/tenants/{tenant}/users`: the new user gets a mailed link to set a
+/// password, then enrolls TOTP at first sign-in.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub email: Email,
+    pub role: Role,
+}
+
+// ---- licenses and appliances -----------------------------------------------------
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LicenseView {
+    pub serial: Serial,
+    pub tenant: TenantId,
+    pub product: String,
+    pub expires: String,
+    pub cluster_id: Option<ClusterId>,
+    pub cluster_role: Option<String>,
+    pub appliance_id: Option<ApplianceId>,
+}
+
+/// The status icons of an appliance tile (SPEC 4.2). A feature that does not
+/// exist yet, or is off, is `false` (shown greyed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplianceFlags {
+    pub report_active: bool,
+    pub vpn: bool,
+    pub cloud_shield: bool,
+    pub update_available: bool,
+    pub security_update_recommended: bool,
+}
+
+/// One row of the appliance list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplianceSummary {
+    pub id: ApplianceId,
+    pub tenant: TenantId,
+    pub name: String,
+    pub serial: Serial,
+    pub model: String,
+    pub firmware: String,
+    pub status: ConnectionStatus,
+    pub last_checkin: Option<String>,
+    /// First 4 hex digits of the cluster id, when the license is in a cluster.
+    pub cluster: Option<String>,
+    pub tags: Vec<String>,
+    pub flags: ApplianceFlags,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// The appliance detail view (SPEC 4.3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplianceDetail {
+    #[serde(flatten)]
+    pub summary: ApplianceSummary,
+    pub hostname: String,
+    pub previous_firmware: Option<String>,
+    pub cpu_percent: Option<f64>,
+    pub memory_percent: Option<f64>,
+    pub disk_percent: Option<f64>,
+    pub uptime_secs: Option<u64>,
+    pub interfaces: Vec<Interface>,
+    pub applications: BTreeMap<String, AppState>,
+    pub license: LicenseView,
+    /// The company (tenant) the license is assigned to.
+    pub company: String,
+    pub location: Option<Location>,
+    pub inventory: BTreeMap<String, String>,
+    pub enrolled_at: String,
+}
+
+/// `PATCH /v1/tenants/{tenant}/appliances/{id}`: only the fields given change.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppliancePatch {
+    pub name: Option<String>,
+    pub tags: Option<Vec<String>>,
+    /// `null` clears the location.
+    #[serde(default, with = "double_option")]
+    pub location: Option<Option<Location>>,
+    pub inventory: Option<BTreeMap<String, String>>,
+}
+
+/// The cluster view (SPEC 4.5).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterView {
+    pub cluster_id: ClusterId,
+    pub role: String,
+    pub sync: Option<ClusterSync>,
+    pub partner: Option<ClusterPartner>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterPartner {
+    pub serial: Serial,
+    pub role: String,
+    pub appliance_id: Option<ApplianceId>,
+    pub firmware: Option<String>,
+    pub sync: Option<ClusterSync>,
+    /// Portal path of the partner appliance.
+    pub link: Option<String>,
+}
+
+/// A page of a list.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ListPage<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Distinguishes an absent field (no change) from `null` (clear).
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(v: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            None | Some(None) => s.serialize_none(),
+            Some(Some(x)) => x.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
