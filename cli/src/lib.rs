@@ -6,5 +6,8 @@ pub mod agent_cmd;
 pub mod backend;
 pub mod demo;
 pub mod logging;
+pub mod portal_client;
+pub mod portal_cmd;
 pub mod runtime;
 pub mod serve;
+pub mod session_file;

@@ -3,6 +3,9 @@
 use clap::{Parser, Subcommand};
 use rampart::admin_cmd::{self, LicenseArgs, Role};
 use rampart::backend::{self, StoreKind};
+use rampart::portal_cmd::{
+    self, AppliancesCommand, EXIT_CODES_HELP, LoginArgs, PortalOpts, TenantsCommand, UsersCommand,
+};
 use rampart::serve::{self, ServeConfig};
 use rampart::{agent_cmd, demo, logging};
 use rampart_app::admin::AdminService;
@@ -17,7 +20,8 @@ use std::time::Duration;
 #[command(
     name = "rampart",
     version,
-    about = "Cloud console for fleets of firewall appliances"
+    about = "Cloud console for fleets of firewall appliances",
+    after_help = EXIT_CODES_HELP
 )]
 struct Cli {
     /// Log as JSON lines.
@@ -93,6 +97,66 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Sign in to a console's portal (password, then TOTP; enrolls TOTP when the
+    /// account has none) and keep the session in a file only you can read.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Login {
+        #[command(flatten)]
+        opts: PortalOpts,
+        #[command(flatten)]
+        args: LoginArgs,
+    },
+    /// End the portal session and remove the session file.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Logout {
+        #[command(flatten)]
+        opts: PortalOpts,
+    },
+    /// Who is signed in.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Me {
+        #[command(flatten)]
+        opts: PortalOpts,
+    },
+    /// The appliances of a tenant, through the portal API.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Appliances {
+        #[command(flatten)]
+        opts: PortalOpts,
+        #[command(subcommand)]
+        command: AppliancesCommand,
+    },
+    /// A tenant's portal users, through the portal API.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Users {
+        #[command(flatten)]
+        opts: PortalOpts,
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Tenants (a reseller's customers), through the portal API.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Tenants {
+        #[command(flatten)]
+        opts: PortalOpts,
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
+}
+
+impl Command {
+    /// Whether the command prints JSON (errors then go to stderr as JSON too).
+    fn portal_json(&self) -> Option<bool> {
+        match self {
+            Command::Login { opts, .. }
+            | Command::Logout { opts }
+            | Command::Me { opts }
+            | Command::Appliances { opts, .. }
+            | Command::Users { opts, .. }
+            | Command::Tenants { opts, .. } => Some(opts.json),
+            Command::Serve { .. } | Command::Agent { .. } | Command::Admin { .. } => None,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -134,12 +198,16 @@ enum LicenseCommand {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_json);
+    let portal_json = cli.command.portal_json();
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match portal_json {
+            Some(json) => ExitCode::from(portal_cmd::report_error(&e, json)),
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -239,6 +307,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     admin_cmd::print_appliances(&rows, json, &mut out)
                 }
             }
+        }
+        Command::Login { opts, args } => {
+            portal_cmd::login(&opts, args, &mut std::io::stdout().lock()).await
+        }
+        Command::Logout { opts } => portal_cmd::logout(&opts, &mut std::io::stdout().lock()).await,
+        Command::Me { opts } => portal_cmd::me(&opts, &mut std::io::stdout().lock()).await,
+        Command::Appliances { opts, command } => {
+            portal_cmd::appliances(&opts, command, &mut std::io::stdout().lock()).await
+        }
+        Command::Users { opts, command } => {
+            portal_cmd::users(&opts, command, &mut std::io::stdout().lock()).await
+        }
+        Command::Tenants { opts, command } => {
+            portal_cmd::tenants(&opts, command, &mut std::io::stdout().lock()).await
         }
     }
 }

@@ -3,7 +3,7 @@
 //! can finish), and cfn-lint itself from the emulator venv.
 
 use rampart_aws::Template;
-use rampart_aws::template::{Resource, as_u64, get, reference, scalar_text, untag};
+use rampart_aws::template::{Resource, as_u64, get, reference, scalar_text, tag_of, untag};
 use rampart_ports::QueueSpec;
 use serde_yaml::Value;
 use std::path::{Path, PathBuf};
@@ -381,4 +381,177 @@ fn cfn_lint_passes() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The function built from `functions/<binary>`.
+fn function_of_binary<'a>(t: &'a Template, binary: &str) -> Resource<'a> {
+    functions(t)
+        .into_iter()
+        .find(|f| {
+            text(get(f.entry, &["Metadata", "BuildProperties", "Binary"])).as_deref()
+                == Some(binary)
+        })
+        .unwrap_or_else(|| panic!("a function built from functions/{binary}"))
+}
+
+/// Every statement of a function's inline policy documents.
+fn policy_statements<'a>(f: &Resource<'a>) -> Vec<&'a Value> {
+    let Some(Value::Sequence(policies)) = f.prop(&["Policies"]).map(untag) else {
+        return Vec::new();
+    };
+    policies
+        .iter()
+        .filter_map(|p| match get(p, &["Statement"]).map(untag) {
+            Some(Value::Sequence(s)) => Some(s.iter()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// A statement's `Action` (or `Resource`) as a list, whether written as one or many.
+fn one_or_many<'a>(statement: &'a Value, key: &str) -> Vec<&'a Value> {
+    match get(statement, &[key]).map(untag) {
+        Some(Value::Sequence(v)) => v.iter().collect(),
+        Some(v) => vec![v],
+        None => Vec::new(),
+    }
+}
+
+fn actions(statement: &Value) -> Vec<String> {
+    one_or_many(statement, "Action")
+        .into_iter()
+        .filter_map(scalar_text)
+        .collect()
+}
+
+/// The text of a `!Sub "..."` (or a plain string).
+fn sub_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if tag_of(v).as_deref() == Some("Sub") => scalar_text(&t.value),
+        _ => scalar_text(v),
+    }
+}
+
+#[test]
+fn the_portal_function_has_the_cpu_for_argon2id() {
+    let t = template();
+    let portal = function_of_binary(&t, "portal-api");
+    let memory = as_u64(function_prop(&t, &portal, "MemorySize").unwrap()).unwrap();
+    // DESIGN, field notes: ~360 ms per sign-in at 128 MB, ~25 ms on a full core.
+    assert!(memory >= 1024, "{}: MemorySize {memory} < 1024", portal.id);
+}
+
+#[test]
+fn the_portal_reads_only_its_key_parameter() {
+    let t = template();
+    let portal = function_of_binary(&t, "portal-api");
+    let param = "TotpKeyParameterName";
+    let declared = get(t.root(), &["Parameters", param]).expect("the key parameter's name");
+    assert_eq!(text(get(declared, &["Type"])).as_deref(), Some("String"));
+    assert_eq!(
+        text(get(declared, &["Default"])).as_deref(),
+        Some("/rampart/totp-key")
+    );
+    assert_eq!(
+        portal
+            .prop(&["Environment", "Variables", "RAMPART_TOTP_KEY_PARAMETER"])
+            .and_then(reference),
+        Some(param),
+        "the function reads the parameter the template names"
+    );
+
+    let statements = policy_statements(&portal);
+    assert!(!statements.is_empty(), "{}: inline policy", portal.id);
+    for s in &statements {
+        assert_eq!(text(get(s, &["Effect"])).as_deref(), Some("Allow"));
+        for a in actions(s) {
+            assert!(!a.contains('*'), "{}: wildcard action {a}", portal.id);
+        }
+    }
+    let ssm: Vec<_> = statements
+        .iter()
+        .filter(|s| actions(s).iter().any(|a| a.starts_with("ssm:")))
+        .collect();
+    assert_eq!(ssm.len(), 1, "one statement grants SSM");
+    assert_eq!(actions(ssm[0]), vec!["ssm:GetParameter".to_owned()]);
+    let resources: Vec<_> = one_or_many(ssm[0], "Resource")
+        .into_iter()
+        .map(|r| sub_text(r).expect("an ARN"))
+        .collect();
+    assert_eq!(
+        resources,
+        vec![format!(
+            "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter${{{param}}}"
+        )],
+        "ssm:GetParameter on the key parameter only"
+    );
+
+    // Decryption only through SSM, for that parameter.
+    let kms: Vec<_> = statements
+        .iter()
+        .filter(|s| actions(s).iter().any(|a| a.starts_with("kms:")))
+        .collect();
+    assert_eq!(kms.len(), 1);
+    assert_eq!(actions(kms[0]), vec!["kms:Decrypt".to_owned()]);
+    let condition = |k: &str| {
+        get(kms[0], &["Condition", "StringEquals", k])
+            .and_then(sub_text)
+            .unwrap_or_else(|| panic!("kms:Decrypt conditioned on {k}"))
+    };
+    assert_eq!(
+        condition("kms:ViaService"),
+        "ssm.${AWS::Region}.amazonaws.com"
+    );
+    assert!(
+        condition("kms:EncryptionContext:PARAMETER_ARN")
+            .ends_with(&format!(":parameter${{{param}}}"))
+    );
+
+    // Mail from the configured sender's identity only.
+    let ses: Vec<_> = statements
+        .iter()
+        .filter(|s| actions(s).iter().any(|a| a.starts_with("ses:")))
+        .collect();
+    assert_eq!(ses.len(), 1);
+    assert_eq!(actions(ses[0]), vec!["ses:SendEmail".to_owned()]);
+    let identities = serde_yaml::to_string(ses[0]).unwrap();
+    assert!(identities.contains(":identity/${MailFrom}"), "{identities}");
+    assert!(!identities.contains(":identity/*"), "{identities}");
+}
+
+#[test]
+fn both_apis_are_routed_on_the_http_api() {
+    let t = template();
+    let api = t.only("AWS::Serverless::HttpApi").unwrap();
+    let routes = |binary: &str| -> Vec<(String, String)> {
+        let f = function_of_binary(&t, binary);
+        let Some(Value::Mapping(events)) = f.prop(&["Events"]).map(untag) else {
+            panic!("{}: events", f.id)
+        };
+        events
+            .values()
+            .filter(|e| text(get(e, &["Type"])).as_deref() == Some("HttpApi"))
+            .map(|e| {
+                assert_eq!(
+                    get(e, &["Properties", "ApiId"]).and_then(reference),
+                    Some(api.id),
+                    "{}: routes on the one HTTP API",
+                    f.id
+                );
+                (
+                    text(get(e, &["Properties", "Method"])).expect("Method"),
+                    text(get(e, &["Properties", "Path"])).expect("Path"),
+                )
+            })
+            .collect()
+    };
+    let device = routes("device-api");
+    let portal = routes("portal-api");
+    assert_eq!(
+        device,
+        vec![("ANY".to_owned(), "/v1/device/{proxy+}".to_owned())]
+    );
+    // API Gateway prefers the more specific device route for /v1/device/...
+    assert_eq!(portal, vec![("ANY".to_owned(), "/v1/{proxy+}".to_owned())]);
 }

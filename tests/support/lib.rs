@@ -5,3 +5,4 @@ pub mod aws_env;
 pub mod device_harness;
 pub mod embedded_env;
 pub mod logs;
+pub mod portal_harness;

@@ -38,6 +38,22 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("missing or invalid operator token")]
     Unauthorized,
+    #[error("e-mail or password is wrong")]
+    InvalidCredentials,
+    #[error("the code is wrong, expired or already used")]
+    InvalidTotp,
+    #[error("too many failed attempts: try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: i64 },
+    #[error("account locked after repeated failures until {until}")]
+    AccountLocked { until: String },
+    #[error("sign in again: the session expired or was revoked")]
+    SessionExpired,
+    #[error("two-factor authentication must be set up first")]
+    TotpRequired,
+    #[error("not allowed for this user")]
+    Forbidden,
+    #[error("{0}")]
+    Conflict(String),
     #[error("storage is unavailable, retry later")]
     Unavailable(#[source] anyhow::Error),
 }
@@ -64,6 +80,14 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::InvalidTotp => "invalid_totp",
+            ApiError::TooManyAttempts { .. } => "too_many_attempts",
+            ApiError::AccountLocked { .. } => "account_locked",
+            ApiError::SessionExpired => "session_expired",
+            ApiError::TotpRequired => "totp_required",
+            ApiError::Forbidden => "forbidden",
+            ApiError::Conflict(_) => "conflict",
             ApiError::Unavailable(_) => "unavailable",
         }
     }
@@ -90,6 +114,15 @@ impl ApiError {
                 StatusCode::CONFLICT
             }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::InvalidCredentials
+            | ApiError::InvalidTotp
+            | ApiError::SessionExpired
+            | ApiError::TotpRequired => StatusCode::UNAUTHORIZED,
+            ApiError::TooManyAttempts { .. } | ApiError::AccountLocked { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

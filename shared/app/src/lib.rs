@@ -7,6 +7,7 @@ pub mod device;
 pub mod error;
 pub mod http;
 pub mod json_body;
+pub mod portal;
 pub mod queues;
 pub mod records;
 pub mod schedules;

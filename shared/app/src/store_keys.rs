@@ -3,6 +3,7 @@
 //! ever see one tenant.
 
 use rampart_domain::ids::{ApplianceId, Serial, TenantId};
+use rampart_domain::tenancy::Email;
 use rampart_ports::Key;
 
 pub fn license(serial: &Serial) -> Key {
@@ -39,4 +40,52 @@ pub const TENANTS_PARTITION: &str = "TENANTS";
 
 pub fn tenant_registry(tenant: &TenantId) -> Key {
     Key::new(TENANTS_PARTITION, format!("TENANT#{tenant}"))
+}
+
+// ---- portal identity ---------------------------------------------------------------
+
+pub fn tenant_profile(tenant: &TenantId) -> Key {
+    Key::new(tenant_partition(tenant), "PROFILE")
+}
+
+pub const CUSTOMER_PREFIX: &str = "CUSTOMER#";
+
+/// A reseller's link to one of its customers, under the reseller's partition.
+pub fn customer_link(reseller: &TenantId, customer: &TenantId) -> Key {
+    Key::new(
+        tenant_partition(reseller),
+        format!("{CUSTOMER_PREFIX}{customer}"),
+    )
+}
+
+pub const USER_PREFIX: &str = "USER#";
+
+/// A user lives under its tenant's partition.
+pub fn user(tenant: &TenantId, email: &Email) -> Key {
+    Key::new(tenant_partition(tenant), format!("{USER_PREFIX}{email}"))
+}
+
+/// Sign-in names are unique across tenants: this item maps one to its tenant.
+pub fn login(email: &Email) -> Key {
+    Key::new(format!("LOGIN#{email}"), "LOGIN")
+}
+
+/// Sessions and sign-in challenges, keyed by the SHA-256 of their bearer token.
+pub fn session(token_id: &str) -> Key {
+    Key::new(format!("SESSION#{token_id}"), "SESSION")
+}
+
+/// Secondary-index partition listing a user's sessions (to revoke them all).
+pub fn user_sessions_index(email: &Email) -> String {
+    format!("USERSESSIONS#{email}")
+}
+
+/// One-time password-reset links, keyed by the SHA-256 of their token.
+pub fn password_reset(token_id: &str) -> Key {
+    Key::new(format!("RESET#{token_id}"), "RESET")
+}
+
+/// Present once `rampart admin bootstrap` has run.
+pub fn bootstrap_marker() -> Key {
+    Key::new("SYSTEM", "BOOTSTRAP")
 }

@@ -31,12 +31,17 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(b.build())
 }
 
-/// The three service clients. Cheap to clone (they share connections).
+/// The service clients. Cheap to clone (they share connections); building one
+/// makes no request.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// SES API v2, for the mailer.
+    pub ses: aws_sdk_sesv2::Client,
+    /// SSM Parameter Store, for keys kept as SecureString parameters.
+    pub ssm: aws_sdk_ssm::Client,
 }
 
 impl AwsClients {
@@ -45,6 +50,8 @@ impl AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             s3: s3_client(config),
             sqs: aws_sdk_sqs::Client::new(config),
+            ses: aws_sdk_sesv2::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
         }
     }
 

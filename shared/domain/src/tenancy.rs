@@ -86,8 +86,19 @@ mod tests {
 
     #[test]
     fn emails_are_validated_and_lower_cased() {
-        assert_eq!(Email::parse(" Admin@Example.COM ").unwrap().as_str(), "admin@example.com");
-        for bad in ["", "a", "a@b", "@example.com", "a@-x.com", "a b@example.com", "a@exa mple.com"] {
+        assert_eq!(
+            Email::parse(" Admin@Example.COM ").unwrap().as_str(),
+            "admin@example.com"
+        );
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@example.com",
+            "a@-x.com",
+            "a b@example.com",
+            "a@exa mple.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -11,7 +11,9 @@ pub mod throttle;
 pub mod token;
 pub mod totp;
 
-pub use password::{PasswordError, check_password_policy, dummy_verify, hash_password, verify_password};
+pub use password::{
+    PasswordError, check_password_policy, dummy_verify, hash_password, verify_password,
+};
 pub use secret_box::{SecretBoxError, SecretKey, open, seal};
 pub use throttle::{FailureState, LOCK_AFTER, locked_until, next_allowed_at, record_failure};
 pub use token::{SessionToken, new_token, token_id};

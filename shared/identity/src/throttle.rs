@@ -5,6 +5,7 @@
 //! Each wrong password or code counts; a successful sign-in resets the state. The first
 //! few failures are free (typos), then each costs a doubling delay, and a long run locks
 //! the account for a while, so an online guesser gets a few dozen tries per hour at most.
+//! An attempt refused by the throttle is neither checked nor recorded as a failure.
 
 /// Consecutive failures allowed before any delay.
 pub const FREE_FAILURES: u32 = 3;
@@ -59,12 +60,15 @@ pub fn may_attempt(state: FailureState, now_secs: i64) -> bool {
 
 /// The state after a failed attempt at `now_secs`.
 ///
-/// A lock that has run out starts a fresh count (the user gets their free tries again);
-/// short delays do not reset the count, so waiting them out does not help a guesser.
+/// A failure `LOCK_SECS` or more after the previous one starts a fresh count, as when a
+/// lock runs out: old typos are forgotten, and a guesser who waits that long gains no
+/// more than one who sits out the lock. Waiting out a shorter delay keeps the count.
 pub fn record_failure(state: FailureState, now_secs: i64) -> FailureState {
-    let previous = match locked_until(state) {
-        Some(until) if now_secs >= until => 0,
-        _ => state.failures,
+    let quiet_since = now_secs.saturating_sub(state.last_failure_secs);
+    let previous = if quiet_since >= LOCK_SECS {
+        0
+    } else {
+        state.failures
     };
     FailureState {
         failures: previous.saturating_add(1),

@@ -128,7 +128,12 @@ where
     mac.update(&counter.to_be_bytes());
     let hash = mac.finalize().into_bytes();
     let offset = usize::from(hash[hash.len() - 1] & 0x0f);
-    let bytes = [hash[offset], hash[offset + 1], hash[offset + 2], hash[offset + 3]];
+    let bytes = [
+        hash[offset],
+        hash[offset + 1],
+        hash[offset + 2],
+        hash[offset + 3],
+    ];
     u32::from_be_bytes(bytes) & 0x7fff_ffff
 }
 
@@ -216,7 +221,10 @@ mod tests {
         let text = secret.to_base32();
         assert_eq!(text.len(), 32);
         assert_eq!(TotpSecret::from_base32(&text).unwrap(), secret);
-        assert_eq!(TotpSecret::from_base32("MZXW6YTBOI"), Err(InvalidTotpSecret));
+        assert_eq!(
+            TotpSecret::from_base32("MZXW6YTBOI"),
+            Err(InvalidTotpSecret)
+        );
         assert_eq!(TotpSecret::from_bytes(&[0; 19]), Err(InvalidTotpSecret));
     }
 

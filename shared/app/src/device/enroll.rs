@@ -56,6 +56,8 @@ impl DeviceService {
             poll_interval_secs: self.config.poll_interval.as_secs(),
             pending_commands: 0,
             report: None,
+            cluster: license.cluster.clone(),
+            edits: Default::default(),
         };
         let binding = TransactOp::Update(
             store_keys::license(&license.serial),

@@ -2,12 +2,16 @@
 //! directly on a socket self-hosted.
 
 mod admin_routes;
-pub mod route_table;
+mod api_json;
 mod body;
 mod device_routes;
+pub mod openapi;
+mod portal_routes;
+pub mod route_table;
 
 pub use admin_routes::{OperatorToken, admin_routes};
 pub use device_routes::device_routes;
+pub use portal_routes::portal_routes;
 
 use axum::Router;
 use axum::routing::get;
@@ -19,6 +23,11 @@ use crate::error::ApiError;
 /// The device API as the `device-api` function serves it.
 pub fn device_api(svc: Arc<DeviceService>) -> Router {
     with_json_fallbacks(device_routes(svc).route("/healthz", get(healthz)))
+}
+
+/// The portal API as the `portal-api` function serves it.
+pub fn portal_api(svc: Arc<crate::portal::PortalService>) -> Router {
+    with_json_fallbacks(portal_routes(svc))
 }
 
 /// Unknown paths and methods answer with the same JSON errors as everything else.

@@ -47,12 +47,28 @@ pub const PORTAL_ROUTES: &[RouteSpec] = &[
     route("GET", "/v1/tenants/{tenant}", Access::TenantRead),
     route("GET", "/v1/tenants/{tenant}/users", Access::TenantRead),
     route("POST", "/v1/tenants/{tenant}/users", Access::TenantChange),
-    route("DELETE", "/v1/tenants/{tenant}/users/{email}", Access::TenantChange),
+    route(
+        "DELETE",
+        "/v1/tenants/{tenant}/users/{email}",
+        Access::TenantChange,
+    ),
     route("GET", "/v1/tenants/{tenant}/licenses", Access::TenantRead),
     route("GET", "/v1/tenants/{tenant}/appliances", Access::TenantRead),
-    route("GET", "/v1/tenants/{tenant}/appliances/{appliance}", Access::TenantRead),
-    route("PATCH", "/v1/tenants/{tenant}/appliances/{appliance}", Access::TenantChange),
-    route("GET", "/v1/tenants/{tenant}/appliances/{appliance}/cluster", Access::TenantRead),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/appliances/{appliance}",
+        Access::TenantRead,
+    ),
+    route(
+        "PATCH",
+        "/v1/tenants/{tenant}/appliances/{appliance}",
+        Access::TenantChange,
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/appliances/{appliance}/cluster",
+        Access::TenantRead,
+    ),
     route("GET", "/v1/openapi.json", Access::Public),
 ];
 

@@ -6,9 +6,12 @@
 
 use rampart_domain::Timestamp;
 use rampart_domain::firmware::FirmwareVersion;
-use rampart_domain::ids::{ApplianceId, Serial, TenantId};
+use rampart_domain::ids::{ApplianceId, ClusterId, Serial, TenantId};
+use rampart_domain::license::{ClusterMembership, ClusterRole};
+use rampart_domain::portal_protocol::Location;
 use rampart_domain::report::CheckinReport;
-use rampart_ports::{Condition, Item, Update};
+use rampart_ports::{Condition, Item, Update, Value};
+use std::collections::BTreeMap;
 
 use super::{MalformedItem, malformed, required};
 use crate::store_keys;
@@ -31,13 +34,90 @@ pub struct ApplianceRecord {
     /// learns there are none from its own write).
     pub pending_commands: u64,
     pub report: Option<CheckinReport>,
+    /// Copied from the license at enrollment.
+    pub cluster: Option<ClusterMembership>,
+    /// Fields the portal edits (never touched by check-ins).
+    pub edits: ApplianceEdits,
+}
+
+/// What administrators set on an appliance in the portal.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ApplianceEdits {
+    /// Display name; the hostname when unset.
+    pub name: Option<String>,
+    pub tags: Vec<String>,
+    pub location: Option<Location>,
+    pub inventory: BTreeMap<String, String>,
+}
+
+impl ApplianceEdits {
+    /// The attribute changes that store these edits.
+    pub fn update(&self) -> Update {
+        let mut u = Update::new();
+        u = match &self.name {
+            Some(n) => u.set("name", n.as_str()),
+            None => u.remove("name"),
+        };
+        u = u.set(
+            "tags",
+            Value::L(self.tags.iter().map(|t| Value::S(t.clone())).collect()),
+        );
+        u = match &self.location {
+            Some(l) => u.set("location", serde_json::to_string(l).unwrap_or_default()),
+            None => u.remove("location"),
+        };
+        u.set(
+            "inventory",
+            Value::M(
+                self.inventory
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::S(v.clone())))
+                    .collect(),
+            ),
+        )
+    }
+}
+
+fn read_edits(item: &Item) -> Result<ApplianceEdits, MalformedItem> {
+    let tags = match item.get("tags") {
+        Some(Value::L(list)) => list
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| malformed(R, "tags"))
+            })
+            .collect::<Result<_, _>>()?,
+        _ => Vec::new(),
+    };
+    let inventory = match item.get("inventory") {
+        Some(Value::M(map)) => map
+            .iter()
+            .map(|(k, v)| {
+                v.as_str()
+                    .map(|s| (k.clone(), s.to_owned()))
+                    .ok_or_else(|| malformed(R, "inventory"))
+            })
+            .collect::<Result<_, _>>()?,
+        _ => BTreeMap::new(),
+    };
+    Ok(ApplianceEdits {
+        name: item.str("name").map(str::to_owned),
+        tags,
+        location: item
+            .str("location")
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| malformed(R, e))?,
+        inventory,
+    })
 }
 
 impl ApplianceRecord {
     /// The item written at enrollment. `first_request` is the enrollment
     /// request's timestamp, so no earlier request can be replayed after it.
     pub fn enrollment_item(&self, first_request: Timestamp) -> Item {
-        Item::new(store_keys::appliance(&self.tenant, &self.id))
+        let item = Item::new(store_keys::appliance(&self.tenant, &self.id))
             .with("serial", self.serial.as_str())
             .with("hostname", self.hostname.as_str())
             .with("model", self.model.as_str())
@@ -45,7 +125,17 @@ impl ApplianceRecord {
             .with("enrolled_at", self.enrolled_at.millis())
             .with("poll_interval_secs", self.poll_interval_secs as i64)
             .with("pending_commands", self.pending_commands as i64)
-            .with("last_request_ms", first_request.millis())
+            .with("last_request_ms", first_request.millis());
+        match &self.cluster {
+            Some(c) => item.with("cluster_id", c.id.as_str()).with(
+                "cluster_role",
+                match c.role {
+                    ClusterRole::Master => "master",
+                    ClusterRole::Spare => "spare",
+                },
+            ),
+            None => item,
+        }
     }
 }
 
@@ -107,6 +197,18 @@ impl TryFrom<&Item> for ApplianceRecord {
             pending_commands: u64::try_from(num("pending_commands")?)
                 .map_err(|e| malformed(R, e))?,
             report,
+            cluster: match (item.str("cluster_id"), item.str("cluster_role")) {
+                (Some(id), Some(role)) => Some(ClusterMembership {
+                    id: ClusterId::parse(id).map_err(|e| malformed(R, e))?,
+                    role: if role == "spare" {
+                        ClusterRole::Spare
+                    } else {
+                        ClusterRole::Master
+                    },
+                }),
+                _ => None,
+            },
+            edits: read_edits(item)?,
         })
     }
 }
@@ -128,7 +230,31 @@ mod tests {
             poll_interval_secs: 60,
             pending_commands: 0,
             report: None,
+            cluster: Some(ClusterMembership {
+                id: ClusterId::parse("beef0001").unwrap(),
+                role: ClusterRole::Master,
+            }),
+            edits: ApplianceEdits::default(),
         }
+    }
+
+    #[test]
+    fn portal_edits_round_trip() {
+        let mut item = record().enrollment_item(Timestamp::from_secs(10));
+        let edits = ApplianceEdits {
+            name: Some("Branch office".into()),
+            tags: vec!["berlin".into(), "retail".into()],
+            location: Some(Location {
+                latitude: 52.5,
+                longitude: 13.4,
+                label: Some("Berlin".into()),
+            }),
+            inventory: BTreeMap::from([("asset".to_owned(), "A-17".to_owned())]),
+        };
+        for (k, v) in edits.update().set {
+            item.attrs.insert(k, v);
+        }
+        assert_eq!(ApplianceRecord::try_from(&item).unwrap().edits, edits);
     }
 
     #[test]

@@ -3,6 +3,9 @@
 pub mod appliance;
 pub mod credential;
 pub mod license;
+pub mod session;
+pub mod tenant;
+pub mod user;
 
 use rampart_ports::Item;
 

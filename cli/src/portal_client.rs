@@ -1,0 +1,422 @@
+//! A typed client for the portal API: one method per route, the wire types from
+//! `rampart_domain::portal_protocol`, and every error body mapped to
+//! [`PortalError::Api`] with its HTTP status and error code.
+
+use rampart_domain::device_protocol::ErrorBody;
+use rampart_domain::ids::{ApplianceId, TenantId};
+use rampart_domain::portal_protocol::{
+    ApplianceDetail, AppliancePatch, ApplianceSummary, ClusterView, LicenseView, ListPage,
+    LoginChallenge, LoginRequest, Me, NewTenant, NewUser, SessionGrant, TenantView,
+    TotpEnrollRequest, TotpEnrollment, TotpRequest, UserView,
+};
+use rampart_domain::tenancy::Email;
+use reqwest::{Method, RequestBuilder, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::time::Duration;
+
+/// What went wrong talking to the portal.
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    /// The server answered with an error status (and, usually, an error body).
+    #[error("{message} ({code}, HTTP {status})")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The server could not be reached, or the exchange broke off.
+    #[error("cannot reach {url}: {detail}")]
+    Transport { url: String, detail: String },
+    /// The server answered success with a body this client does not understand.
+    #[error("unexpected answer from {url} (HTTP {status}): {detail}")]
+    Decode {
+        url: String,
+        status: u16,
+        detail: String,
+    },
+    /// The base URL is not an http(s) URL.
+    #[error("not a server URL: {0}")]
+    BadUrl(String),
+}
+
+impl PortalError {
+    /// The HTTP status of an API error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            PortalError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The error code of an API error, e.g. `too_many_attempts`.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            PortalError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Query parameters of `GET /v1/tenants/{t}/appliances`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplianceQuery {
+    pub name: Option<String>,
+    pub cluster: Option<String>,
+    pub tag: Option<String>,
+    /// `name` or `-name`.
+    pub sort: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct PortalClient {
+    http: reqwest::Client,
+    base: Url,
+    token: Option<String>,
+}
+
+impl fmt::Debug for PortalClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortalClient")
+            .field("base", &self.base.as_str())
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// Parses and normalises a server base URL (http or https, no query).
+pub fn parse_server_url(s: &str) -> Result<Url, PortalError> {
+    let mut url = Url::parse(s.trim()).map_err(|e| PortalError::BadUrl(format!("{s}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(PortalError::BadUrl(format!(
+            "{s}: give an http:// or https:// URL"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(PortalError::BadUrl(format!("{s}: no query or fragment")));
+    }
+    let path = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&path);
+    Ok(url)
+}
+
+impl PortalClient {
+    /// A client for the server at `base`, signed in when `token` is given.
+    pub fn new(base: &str, token: Option<String>) -> Result<Self, PortalError> {
+        let base = parse_server_url(base)?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("rampart-cli/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| PortalError::Transport {
+                url: base.to_string(),
+                detail: e.to_string(),
+            })?;
+        Ok(Self { http, base, token })
+    }
+
+    pub fn base_url(&self) -> &str {
+        self.base.as_str().trim_end_matches('/')
+    }
+
+    /// The URL of `segments` under the base, each segment percent-encoded.
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .expect("checked in parse_server_url: an http(s) URL has a path");
+            path.pop_if_empty();
+            path.extend(segments);
+        }
+        url
+    }
+
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let req = self
+            .http
+            .request(method, url)
+            .header(reqwest::header::ACCEPT, "application/json");
+        match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    async fn send(
+        &self,
+        req: RequestBuilder,
+    ) -> Result<(StatusCode, String, Vec<u8>), PortalError> {
+        let req = req.build().map_err(|e| PortalError::Transport {
+            url: self.base_url().to_owned(),
+            detail: e.to_string(),
+        })?;
+        let url = req.url().to_string();
+        let resp = self
+            .http
+            .execute(req)
+            .await
+            .map_err(|e| PortalError::Transport {
+                url: url.clone(),
+                detail: describe(&e),
+            })?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| PortalError::Transport {
+            url: url.clone(),
+            detail: describe(&e),
+        })?;
+        if status.is_success() {
+            Ok((status, url, body.to_vec()))
+        } else {
+            Err(api_error(status, &body))
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, PortalError> {
+        let (status, url, body) = self.send(req).await?;
+        serde_json::from_slice(&body).map_err(|e| PortalError::Decode {
+            url,
+            status: status.as_u16(),
+            detail: e.to_string(),
+        })
+    }
+
+    async fn empty(&self, req: RequestBuilder) -> Result<(), PortalError> {
+        self.send(req).await.map(|_| ())
+    }
+
+    // ---- sign-in ---------------------------------------------------------------
+
+    /// `POST /v1/auth/login`.
+    pub async fn login(
+        &self,
+        email: &Email,
+        password: &str,
+    ) -> Result<LoginChallenge, PortalError> {
+        let body = LoginRequest {
+            email: email.clone(),
+            password: password.to_owned(),
+        };
+        let url = self.url(&["v1", "auth", "login"]);
+        self.json(self.request(Method::POST, url).json(&body)).await
+    }
+
+    /// `POST /v1/auth/totp`.
+    pub async fn totp(&self, challenge: &str, code: &str) -> Result<SessionGrant, PortalError> {
+        let body = TotpRequest {
+            challenge: challenge.to_owned(),
+            code: code.to_owned(),
+        };
+        let url = self.url(&["v1", "auth", "totp"]);
+        self.json(self.request(Method::POST, url).json(&body)).await
+    }
+
+    /// `POST /v1/auth/totp/enroll`.
+    pub async fn totp_enroll(&self, challenge: &str) -> Result<TotpEnrollment, PortalError> {
+        let body = TotpEnrollRequest {
+            challenge: challenge.to_owned(),
+        };
+        let url = self.url(&["v1", "auth", "totp", "enroll"]);
+        self.json(self.request(Method::POST, url).json(&body)).await
+    }
+
+    /// `POST /v1/auth/totp/confirm`.
+    pub async fn totp_confirm(
+        &self,
+        challenge: &str,
+        code: &str,
+    ) -> Result<SessionGrant, PortalError> {
+        let body = TotpRequest {
+            challenge: challenge.to_owned(),
+            code: code.to_owned(),
+        };
+        let url = self.url(&["v1", "auth", "totp", "confirm"]);
+        self.json(self.request(Method::POST, url).json(&body)).await
+    }
+
+    /// `POST /v1/auth/logout`.
+    pub async fn logout(&self) -> Result<(), PortalError> {
+        let url = self.url(&["v1", "auth", "logout"]);
+        self.empty(self.request(Method::POST, url)).await
+    }
+
+    /// `GET /v1/me`.
+    pub async fn me(&self) -> Result<Me, PortalError> {
+        let url = self.url(&["v1", "me"]);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    // ---- tenants and users -----------------------------------------------------
+
+    /// `GET /v1/tenants`.
+    pub async fn tenants(&self, cursor: Option<&str>) -> Result<ListPage<TenantView>, PortalError> {
+        let mut url = self.url(&["v1", "tenants"]);
+        add_cursor(&mut url, cursor);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// `POST /v1/tenants`.
+    pub async fn create_tenant(&self, new: &NewTenant) -> Result<TenantView, PortalError> {
+        let url = self.url(&["v1", "tenants"]);
+        self.json(self.request(Method::POST, url).json(new)).await
+    }
+
+    /// `GET /v1/tenants/{tenant}/users`.
+    pub async fn users(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&str>,
+    ) -> Result<ListPage<UserView>, PortalError> {
+        let mut url = self.url(&["v1", "tenants", tenant.as_str(), "users"]);
+        add_cursor(&mut url, cursor);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// `POST /v1/tenants/{tenant}/users`.
+    pub async fn add_user(
+        &self,
+        tenant: &TenantId,
+        new: &NewUser,
+    ) -> Result<UserView, PortalError> {
+        let url = self.url(&["v1", "tenants", tenant.as_str(), "users"]);
+        self.json(self.request(Method::POST, url).json(new)).await
+    }
+
+    /// `DELETE /v1/tenants/{tenant}/users/{email}`.
+    pub async fn remove_user(&self, tenant: &TenantId, email: &Email) -> Result<(), PortalError> {
+        let url = self.url(&["v1", "tenants", tenant.as_str(), "users", email.as_str()]);
+        self.empty(self.request(Method::DELETE, url)).await
+    }
+
+    /// `GET /v1/tenants/{tenant}/licenses`.
+    pub async fn licenses(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&str>,
+    ) -> Result<ListPage<LicenseView>, PortalError> {
+        let mut url = self.url(&["v1", "tenants", tenant.as_str(), "licenses"]);
+        add_cursor(&mut url, cursor);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    // ---- appliances --------------------------------------------------------------
+
+    /// `GET /v1/tenants/{tenant}/appliances`.
+    pub async fn appliances(
+        &self,
+        tenant: &TenantId,
+        q: &ApplianceQuery,
+    ) -> Result<ListPage<ApplianceSummary>, PortalError> {
+        let url = self.appliances_url(tenant, q);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// The URL [`Self::appliances`] requests (exposed for tests).
+    pub fn appliances_url(&self, tenant: &TenantId, q: &ApplianceQuery) -> Url {
+        let mut url = self.url(&["v1", "tenants", tenant.as_str(), "appliances"]);
+        let limit = q.limit.map(|l| l.to_string());
+        let pairs = [
+            ("name", q.name.as_deref()),
+            ("cluster", q.cluster.as_deref()),
+            ("tag", q.tag.as_deref()),
+            ("sort", q.sort.as_deref()),
+            ("limit", limit.as_deref()),
+            ("cursor", q.cursor.as_deref()),
+        ];
+        if pairs.iter().any(|(_, v)| v.is_some()) {
+            let mut qp = url.query_pairs_mut();
+            for (k, v) in pairs {
+                if let Some(v) = v {
+                    qp.append_pair(k, v);
+                }
+            }
+        }
+        url
+    }
+
+    /// `GET /v1/tenants/{tenant}/appliances/{id}`.
+    pub async fn appliance(
+        &self,
+        tenant: &TenantId,
+        id: &ApplianceId,
+    ) -> Result<ApplianceDetail, PortalError> {
+        let url = self.url(&["v1", "tenants", tenant.as_str(), "appliances", id.as_str()]);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// `PATCH /v1/tenants/{tenant}/appliances/{id}`.
+    pub async fn patch_appliance(
+        &self,
+        tenant: &TenantId,
+        id: &ApplianceId,
+        patch: &AppliancePatch,
+    ) -> Result<ApplianceDetail, PortalError> {
+        let url = self.url(&["v1", "tenants", tenant.as_str(), "appliances", id.as_str()]);
+        self.json(self.request(Method::PATCH, url).json(patch))
+            .await
+    }
+
+    /// `GET /v1/tenants/{tenant}/appliances/{id}/cluster`.
+    pub async fn cluster(
+        &self,
+        tenant: &TenantId,
+        id: &ApplianceId,
+    ) -> Result<ClusterView, PortalError> {
+        let url = self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "appliances",
+            id.as_str(),
+            "cluster",
+        ]);
+        self.json(self.request(Method::GET, url)).await
+    }
+}
+
+fn add_cursor(url: &mut Url, cursor: Option<&str>) {
+    if let Some(c) = cursor {
+        url.query_pairs_mut().append_pair("cursor", c);
+    }
+}
+
+/// Maps an error answer to [`PortalError::Api`], using the `{"error":{code,message}}`
+/// body when there is one.
+pub fn api_error(status: StatusCode, body: &[u8]) -> PortalError {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) => PortalError::Api {
+            status: status.as_u16(),
+            code: b.error.code,
+            message: b.error.message,
+        },
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            let message = if text.is_empty() || text.len() > 200 || text.starts_with('<') {
+                status.canonical_reason().unwrap_or("error").to_owned()
+            } else {
+                text.to_owned()
+            };
+            PortalError::Api {
+                status: status.as_u16(),
+                code: format!("http_{}", status.as_u16()),
+                message,
+            }
+        }
+    }
+}
+
+/// reqwest's error with its causes (the top one alone says little).
+fn describe(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(c) = source {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        source = c.source();
+    }
+    s
+}

@@ -1,0 +1,360 @@
+//! `/v1/...`: the portal API, built from the route table. Each route's access
+//! level is enforced here, before its handler runs: a session for every
+//! non-public route, and for `{tenant}` routes the tenant wall and, for changing
+//! routes, the role. Services check again; the wall holds even if one forgot.
+
+use axum::extract::{DefaultBodyLimit, Path, Query, RawPathParams, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, patch, post};
+use axum::{Extension, Json, Router};
+use rampart_domain::ids::{ApplianceId, TenantId};
+use rampart_domain::portal_protocol::{
+    AppliancePatch, LoginRequest, NewTenant, NewUser, PasswordResetConfirm, PasswordResetRequest,
+    TotpEnrollRequest, TotpRequest,
+};
+use rampart_domain::tenancy::Email;
+use rampart_domain::validation::Invalid;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::api_json::{ApiJson, MAX_PORTAL_BODY};
+use super::route_table::{Access, PORTAL_ROUTES, RouteSpec};
+use crate::error::ApiError;
+use crate::portal::{ApplianceQuery, PortalService, Principal};
+
+type Svc = Arc<PortalService>;
+
+pub fn portal_routes(svc: Svc) -> Router {
+    let mut router = Router::new();
+    for spec in PORTAL_ROUTES {
+        let route = handler(spec).route_layer(middleware::from_fn_with_state(
+            (svc.clone(), spec.access),
+            guard,
+        ));
+        router = router.route(spec.path, route);
+    }
+    router
+        .layer(DefaultBodyLimit::max(MAX_PORTAL_BODY))
+        .with_state(svc)
+}
+
+/// The handler of each route of the table. A route without one fails the
+/// router's construction (and so every test).
+fn handler(spec: &RouteSpec) -> MethodRouter<Svc> {
+    match (spec.method, spec.path) {
+        ("POST", "/v1/auth/login") => post(login),
+        ("POST", "/v1/auth/totp") => post(totp),
+        ("POST", "/v1/auth/totp/enroll") => post(totp_enroll),
+        ("POST", "/v1/auth/totp/confirm") => post(totp_confirm),
+        ("POST", "/v1/auth/password-reset") => post(password_reset),
+        ("POST", "/v1/auth/password-reset/confirm") => post(password_reset_confirm),
+        ("POST", "/v1/auth/logout") => post(logout),
+        ("GET", "/v1/me") => get(me),
+        ("GET", "/v1/tenants") => get(list_tenants),
+        ("POST", "/v1/tenants") => post(create_tenant),
+        ("GET", "/v1/tenants/{tenant}") => get(get_tenant),
+        ("GET", "/v1/tenants/{tenant}/users") => get(list_users),
+        ("POST", "/v1/tenants/{tenant}/users") => post(add_user),
+        ("DELETE", "/v1/tenants/{tenant}/users/{email}") => delete(remove_user),
+        ("GET", "/v1/tenants/{tenant}/licenses") => get(list_licenses),
+        ("GET", "/v1/tenants/{tenant}/appliances") => get(list_appliances),
+        ("GET", "/v1/tenants/{tenant}/appliances/{appliance}") => get(appliance_detail),
+        ("PATCH", "/v1/tenants/{tenant}/appliances/{appliance}") => patch(patch_appliance),
+        ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/cluster") => get(cluster_view),
+        ("GET", "/v1/openapi.json") => get(super::openapi::openapi_document),
+        (method, path) => panic!("route {method} {path} has no handler"),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::MissingAuth("authorization"))
+}
+
+/// Authenticates and walls every request by its route's access level.
+async fn guard(
+    State((svc, access)): State<(Svc, Access)>,
+    params: RawPathParams,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if access == Access::Public {
+        return Ok(next.run(req).await);
+    }
+    let who = svc.authenticate(bearer(req.headers())?).await?;
+    if matches!(access, Access::TenantRead | Access::TenantChange) {
+        let tenant = params
+            .iter()
+            .find(|(k, _)| *k == "tenant")
+            .map(|(_, v)| v)
+            .ok_or(ApiError::NotFound)?;
+        let tenant = TenantId::parse(tenant).map_err(|_| ApiError::NotFound)?;
+        svc.authorize_tenant(&who, &tenant).await?;
+    }
+    if matches!(access, Access::TenantChange | Access::SessionChange) {
+        who.require_change()?;
+    }
+    req.extensions_mut().insert(who);
+    Ok(next.run(req).await)
+}
+
+// ---- parameters ------------------------------------------------------------------
+
+fn tenant_param(p: &HashMap<String, String>) -> Result<TenantId, ApiError> {
+    p.get("tenant")
+        .and_then(|t| TenantId::parse(t).ok())
+        .ok_or(ApiError::NotFound)
+}
+
+fn appliance_param(p: &HashMap<String, String>) -> Result<ApplianceId, ApiError> {
+    p.get("appliance")
+        .and_then(|a| ApplianceId::parse(a).ok())
+        .ok_or(ApiError::NotFound)
+}
+
+type Params = Path<HashMap<String, String>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplianceListParams {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    name: Option<String>,
+    cluster: Option<String>,
+    tag: Option<String>,
+    sort: Option<String>,
+}
+
+fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::InvalidField(Invalid::new("query", e.body_text())))
+}
+
+fn check_limit(limit: Option<u32>) -> Result<Option<u32>, ApiError> {
+    match limit {
+        Some(l) if !(1..=crate::portal::MAX_PAGE).contains(&l) => {
+            Err(Invalid::new("limit", format!("1 to {}", crate::portal::MAX_PAGE)).into())
+        }
+        other => Ok(other),
+    }
+}
+
+// ---- sign-in ---------------------------------------------------------------------
+
+async fn login(
+    State(svc): State<Svc>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    Ok(Json(svc.login(req).await?).into_response())
+}
+
+async fn totp(
+    State(svc): State<Svc>,
+    ApiJson(req): ApiJson<TotpRequest>,
+) -> Result<Response, ApiError> {
+    Ok(Json(svc.verify_totp(req).await?).into_response())
+}
+
+async fn totp_enroll(
+    State(svc): State<Svc>,
+    ApiJson(req): ApiJson<TotpEnrollRequest>,
+) -> Result<Response, ApiError> {
+    Ok(Json(svc.enroll_totp(req).await?).into_response())
+}
+
+async fn totp_confirm(
+    State(svc): State<Svc>,
+    ApiJson(req): ApiJson<TotpRequest>,
+) -> Result<Response, ApiError> {
+    Ok(Json(svc.confirm_totp(req).await?).into_response())
+}
+
+async fn password_reset(
+    State(svc): State<Svc>,
+    ApiJson(req): ApiJson<PasswordResetRequest>,
+) -> Result<Response, ApiError> {
+    svc.request_password_reset(req).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "status": "accepted" })),
+    )
+        .into_response())
+}
+
+async fn password_reset_confirm(
+    State(svc): State<Svc>,
+    ApiJson(req): ApiJson<PasswordResetConfirm>,
+) -> Result<Response, ApiError> {
+    svc.confirm_password_reset(req).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn logout(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    svc.sign_out(&who).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn me(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    Ok(Json(svc.me(&who).await).into_response())
+}
+
+// ---- tenants and users -----------------------------------------------------------
+
+async fn list_tenants(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    Ok(Json(svc.list_tenants(&who).await?).into_response())
+}
+
+async fn create_tenant(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    ApiJson(new): ApiJson<NewTenant>,
+) -> Result<Response, ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(svc.create_customer(&who, new).await?),
+    )
+        .into_response())
+}
+
+async fn get_tenant(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    Ok(Json(svc.get_tenant(&who, &tenant_param(&p)?).await?).into_response())
+}
+
+async fn list_users(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let page = svc
+        .list_users(&who, &tenant_param(&p)?, check_limit(q.limit)?, q.cursor)
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+async fn add_user(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    ApiJson(new): ApiJson<NewUser>,
+) -> Result<Response, ApiError> {
+    let user = svc.add_user(&who, &tenant_param(&p)?, new).await?;
+    Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+async fn remove_user(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    let email = p
+        .get("email")
+        .and_then(|e| Email::parse(e).ok())
+        .ok_or(ApiError::NotFound)?;
+    svc.remove_user(&who, &tenant_param(&p)?, &email).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_licenses(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let page = svc
+        .list_licenses(&who, &tenant_param(&p)?, check_limit(q.limit)?, q.cursor)
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+// ---- appliances ------------------------------------------------------------------
+
+async fn list_appliances(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<ApplianceListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let descending = match q.sort.as_deref() {
+        None | Some("name") => false,
+        Some("-name") => true,
+        Some(_) => return Err(Invalid::new("sort", "name or -name").into()),
+    };
+    for (field, v) in [("name", &q.name), ("cluster", &q.cluster), ("tag", &q.tag)] {
+        if v.as_ref().is_some_and(|v| v.chars().count() > 64) {
+            return Err(Invalid::new(field, "at most 64 characters").into());
+        }
+    }
+    let query = ApplianceQuery {
+        name: q.name,
+        cluster: q.cluster,
+        tag: q.tag,
+        descending,
+        limit: check_limit(q.limit)?,
+        cursor: q.cursor,
+    };
+    Ok(Json(svc.list_appliances(&who, &tenant_param(&p)?, query).await?).into_response())
+}
+
+async fn appliance_detail(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    let detail = svc
+        .appliance_detail(&who, &tenant_param(&p)?, &appliance_param(&p)?)
+        .await?;
+    Ok(Json(detail).into_response())
+}
+
+async fn patch_appliance(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    ApiJson(change): ApiJson<AppliancePatch>,
+) -> Result<Response, ApiError> {
+    let detail = svc
+        .patch_appliance(&who, &tenant_param(&p)?, &appliance_param(&p)?, change)
+        .await?;
+    Ok(Json(detail).into_response())
+}
+
+async fn cluster_view(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    let view = svc
+        .cluster_view(&who, &tenant_param(&p)?, &appliance_param(&p)?)
+        .await?;
+    Ok(Json(view).into_response())
+}

@@ -1,0 +1,91 @@
+//! A tenant's licenses, from the tenant's secondary-index partition.
+
+use rampart_domain::ids::TenantId;
+use rampart_domain::license::{ClusterRole, License};
+use rampart_domain::portal_protocol::{LicenseView, ListPage};
+use rampart_ports::{Index, Query, SortKey};
+
+use super::access::Principal;
+use super::{PortalService, malformed, page_limit};
+use crate::error::ApiError;
+use crate::records::license;
+use crate::store_keys;
+
+pub(super) fn license_view(l: &License) -> LicenseView {
+    LicenseView {
+        serial: l.serial.clone(),
+        tenant: l.tenant.clone(),
+        product: l.product.clone(),
+        expires: l.expires.to_string(),
+        cluster_id: l.cluster.as_ref().map(|c| c.id.clone()),
+        cluster_role: l.cluster.as_ref().map(|c| role_name(c.role).to_owned()),
+        appliance_id: l.bound_to.clone(),
+    }
+}
+
+pub(super) fn role_name(role: ClusterRole) -> &'static str {
+    match role {
+        ClusterRole::Master => "master",
+        ClusterRole::Spare => "spare",
+    }
+}
+
+impl PortalService {
+    pub async fn list_licenses(
+        &self,
+        who: &Principal,
+        tenant: &TenantId,
+        limit: Option<u32>,
+        cursor: Option<String>,
+    ) -> Result<ListPage<LicenseView>, ApiError> {
+        self.authorize_tenant(who, tenant).await?;
+        let page = self
+            .table
+            .query(
+                Query::partition(store_keys::tenant_licenses_index(tenant))
+                    .on(Index::Gsi1)
+                    .sk(SortKey::BeginsWith("LICENSE#".into()))
+                    .limit(page_limit(limit))
+                    .after(cursor.map(rampart_ports::Cursor)),
+            )
+            .await?;
+        let items = page
+            .items
+            .iter()
+            .map(|i| license::from_item(i).map(|l| license_view(&l)))
+            .collect::<Result<_, _>>()
+            .map_err(malformed)?;
+        Ok(ListPage {
+            items,
+            next_cursor: page.next.map(|c| c.0),
+        })
+    }
+
+    /// All licenses of a tenant (for cluster partner lookups).
+    pub(super) async fn tenant_licenses(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<License>, ApiError> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .table
+                .query(
+                    Query::partition(store_keys::tenant_licenses_index(tenant))
+                        .on(Index::Gsi1)
+                        .sk(SortKey::BeginsWith("LICENSE#".into()))
+                        .limit(500)
+                        .after(cursor),
+                )
+                .await?;
+            for i in &page.items {
+                out.push(license::from_item(i).map_err(malformed)?);
+            }
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+}

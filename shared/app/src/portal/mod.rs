@@ -1,0 +1,89 @@
+//! The portal API's application service: sign-in with mandatory TOTP, sessions,
+//! tenants and users, and the appliance views. Every tenant-owned read or write
+//! goes through a key under the tenant's partition, after [`access`] decided the
+//! caller may see that tenant.
+
+pub mod access;
+mod appliances;
+mod bootstrap;
+mod licenses;
+mod password_reset;
+mod sessions;
+mod sign_in;
+mod tenants;
+mod users;
+
+pub use access::Principal;
+pub use appliances::ApplianceQuery;
+pub use bootstrap::Bootstrapped;
+
+use rampart_identity::SecretKey;
+use rampart_ports::{Clock, Mailer, Table};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct PortalConfig {
+    /// Base URL of the portal, for links in mails.
+    pub public_url: String,
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub session_absolute: Duration,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            session_idle: Duration::from_secs(30 * 60),
+            session_absolute: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+/// How long the password step's challenge waits for the TOTP step.
+pub const CHALLENGE_LIFETIME: Duration = Duration::from_secs(5 * 60);
+/// How long a mailed password link stays valid.
+pub const RESET_LIFETIME: Duration = Duration::from_secs(30 * 60);
+/// Largest page a list returns.
+pub const MAX_PAGE: u32 = 200;
+pub const DEFAULT_PAGE: u32 = 50;
+
+pub struct PortalService {
+    table: Arc<dyn Table>,
+    clock: Arc<dyn Clock>,
+    mailer: Arc<dyn Mailer>,
+    totp_key: SecretKey,
+    config: PortalConfig,
+}
+
+impl PortalService {
+    pub fn new(
+        table: Arc<dyn Table>,
+        clock: Arc<dyn Clock>,
+        mailer: Arc<dyn Mailer>,
+        totp_key: [u8; 32],
+        config: PortalConfig,
+    ) -> Self {
+        Self {
+            table,
+            clock,
+            mailer,
+            totp_key: SecretKey::from_bytes(totp_key),
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &PortalConfig {
+        &self.config
+    }
+}
+
+fn page_limit(limit: Option<u32>) -> u32 {
+    limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
+}
+
+fn malformed(e: crate::records::MalformedItem) -> crate::ApiError {
+    crate::ApiError::Unavailable(e.into())
+}

@@ -1,0 +1,872 @@
+//! The OpenAPI 3.1 document (`docs/openapi.json`) against the code: its paths are
+//! exactly the route table's, its security follows each route's access level, its
+//! references resolve, and real values of the wire types validate against its
+//! schemas (JSON Schema draft 2020-12, which OpenAPI 3.1 uses).
+
+use axum::response::IntoResponse;
+use rampart_app::ApiError;
+use rampart_app::http::route_table::{Access, DEVICE_ROUTES, PORTAL_ROUTES, RouteSpec};
+use rampart_domain::connection::ConnectionStatus;
+use rampart_domain::device_protocol::{
+    CheckinResponse, EnrollRequest, EnrollResponse, ErrorBody, ErrorDetail, PendingCommand,
+};
+use rampart_domain::firmware::FirmwareVersion;
+use rampart_domain::ids::{ApplianceId, ClusterId, Serial, TenantId};
+use rampart_domain::license::EnrollRefusal;
+use rampart_domain::portal_protocol::{
+    ApplianceDetail, ApplianceFlags, AppliancePatch, ApplianceSummary, ClusterPartner, ClusterView,
+    LicenseView, ListPage, Location, LoginChallenge, LoginRequest, Me, NewTenant, NewUser,
+    NextStep, PasswordResetConfirm, PasswordResetRequest, SessionGrant, TenantView,
+    TotpEnrollRequest, TotpEnrollment, TotpRequest, UserView,
+};
+use rampart_domain::report::{AppState, CheckinReport, ClusterSync, Interface};
+use rampart_domain::tenancy::{Email, Role, TenantKind};
+use rampart_domain::validation::Invalid;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+const HTTP_METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
+}
+
+fn document_text() -> String {
+    let path = repo_root().join("docs/openapi.json");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+fn document() -> Value {
+    serde_json::from_str(&document_text()).expect("docs/openapi.json is valid JSON")
+}
+
+/// Every operation of the document: (METHOD, path, operation object).
+fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+    let paths = doc["paths"].as_object().expect("`paths` is an object");
+    let mut ops = Vec::new();
+    for (path, item) in paths {
+        let item = item.as_object().expect("a path item is an object");
+        for (key, op) in item {
+            if HTTP_METHODS.contains(&key.as_str()) {
+                ops.push((key.to_uppercase(), path.clone(), op));
+            }
+        }
+    }
+    ops
+}
+
+fn all_routes() -> Vec<RouteSpec> {
+    PORTAL_ROUTES.iter().chain(DEVICE_ROUTES).copied().collect()
+}
+
+/// Follows a local `$ref` (`#/...`) to what it points at.
+fn resolve<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
+    doc.pointer(reference.strip_prefix('#')?)
+}
+
+/// A parameter object, or the one its `$ref` names.
+fn parameter<'a>(doc: &'a Value, p: &'a Value) -> &'a Value {
+    match p.get("$ref").and_then(Value::as_str) {
+        Some(r) => resolve(doc, r).unwrap_or_else(|| panic!("unresolved parameter {r}")),
+        None => p,
+    }
+}
+
+fn collect_refs<'a>(v: &'a Value, at: String, out: &mut Vec<(String, &'a str)>) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                if k == "$ref" {
+                    if let Some(r) = child.as_str() {
+                        out.push((at.clone(), r));
+                    }
+                } else {
+                    collect_refs(child, format!("{at}/{k}"), out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                collect_refs(child, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_document_is_openapi_3_1() {
+    let doc = document();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+    assert!(doc["paths"].is_object() && doc["components"]["schemas"].is_object());
+    let bearer = &doc["components"]["securitySchemes"]["bearerAuth"];
+    assert_eq!(bearer["type"], "http");
+    assert_eq!(bearer["scheme"], "bearer");
+}
+
+#[test]
+fn the_paths_are_exactly_the_route_table() {
+    let doc = document();
+    let documented: BTreeSet<(String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect();
+    let mut expected: BTreeSet<(String, String)> = all_routes()
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    expected.insert(("GET".into(), "/healthz".into()));
+    let missing: Vec<_> = expected.difference(&documented).collect();
+    let extra: Vec<_> = documented.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "docs/openapi.json disagrees with the route table:\n  missing from the document: {missing:?}\n  not in the route table: {extra:?}"
+    );
+}
+
+#[test]
+fn every_operation_is_complete() {
+    let doc = document();
+    let mut ids = BTreeSet::new();
+    for (method, path, op) in operations(&doc) {
+        let name = format!("{method} {path}");
+        let id = op["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no operationId"));
+        assert!(
+            ids.insert(id.to_owned()),
+            "{name}: operationId {id} is used twice"
+        );
+        assert!(op["summary"].is_string(), "{name}: no summary");
+        let responses = op["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name}: no responses"));
+        assert!(
+            responses.keys().any(|k| k.starts_with('2')),
+            "{name}: no success response"
+        );
+        // Every error response carries the ErrorBody.
+        for (status, resp) in responses {
+            if status.starts_with('4') || status.starts_with('5') {
+                let resp = match resp.get("$ref").and_then(Value::as_str) {
+                    Some(r) => resolve(&doc, r).expect("response reference resolves"),
+                    None => resp,
+                };
+                assert_eq!(
+                    resp["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{name}: response {status} is not an ErrorBody"
+                );
+            }
+        }
+        // A body-taking operation documents its body and the body errors.
+        if let Some(body) = op.get("requestBody") {
+            assert!(
+                body["content"]["application/json"]["schema"]["$ref"].is_string(),
+                "{name}: request body without a schema"
+            );
+            for status in ["400", "413", "415", "422"] {
+                assert!(
+                    responses.contains_key(status),
+                    "{name}: no {status} response"
+                );
+            }
+        }
+        // Every `{param}` of the path is a documented path parameter.
+        let params: Vec<&Value> = op["parameters"]
+            .as_array()
+            .map(|ps| ps.iter().map(|p| parameter(&doc, p)).collect())
+            .unwrap_or_default();
+        for segment in path.split('/') {
+            if let Some(p) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                assert!(
+                    params
+                        .iter()
+                        .any(|q| q["in"] == "path" && q["name"] == p && q["required"] == true),
+                    "{name}: path parameter {p} undocumented"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn security_follows_each_routes_access() {
+    let doc = document();
+    let ops = operations(&doc);
+    let op_of = |r: &RouteSpec| {
+        ops.iter()
+            .find(|(m, p, _)| m == r.method && p == r.path)
+            .map(|(_, _, op)| *op)
+            .unwrap_or_else(|| panic!("{} {} not documented", r.method, r.path))
+    };
+    let mut wrong = Vec::new();
+    for r in PORTAL_ROUTES {
+        let op = op_of(r);
+        let name = format!("{} {}", r.method, r.path);
+        let security = op.get("security");
+        let ok = if r.access == Access::Public {
+            security == Some(&json!([]))
+        } else {
+            security
+                .and_then(Value::as_array)
+                .is_some_and(|s| s.contains(&json!({"bearerAuth": []})))
+        };
+        if !ok {
+            wrong.push(format!("{name} ({:?}): security {security:?}", r.access));
+        }
+        if r.access != Access::Public && op.pointer("/responses/401").is_none() {
+            wrong.push(format!("{name}: no 401 response"));
+        }
+        let admin = matches!(r.access, Access::TenantChange | Access::SessionChange);
+        let description = op["description"].as_str().unwrap_or_default();
+        if admin && !description.contains("**administrator**") {
+            wrong.push(format!(
+                "{name}: description does not say an administrator is needed"
+            ));
+        }
+        if admin && op.pointer("/responses/403").is_none() {
+            wrong.push(format!("{name}: no 403 response"));
+        }
+    }
+    // The device API authenticates by signature: no session, the signed headers.
+    for r in DEVICE_ROUTES {
+        let op = op_of(r);
+        let name = format!("{} {}", r.method, r.path);
+        if op.get("security") != Some(&json!([])) {
+            wrong.push(format!("{name}: a device route must not ask for a session"));
+        }
+        let headers: BTreeSet<&str> = op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| parameter(&doc, p))
+            .filter(|p| p["in"] == "header" && p["required"] == true)
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        let mut needed = vec![
+            "x-rampart-timestamp",
+            "x-rampart-nonce",
+            "x-rampart-signature",
+        ];
+        if r.path != rampart_domain::device_protocol::ENROLL_PATH {
+            needed.push("x-rampart-appliance");
+        }
+        for h in needed {
+            if !headers.contains(h) {
+                wrong.push(format!("{name}: signature header {h} not documented"));
+            }
+        }
+    }
+    let healthz = &doc["paths"]["/healthz"]["get"];
+    if healthz.get("security") != Some(&json!([])) {
+        wrong.push("GET /healthz: must be public".into());
+    }
+    assert!(
+        wrong.is_empty(),
+        "security problems:\n  {}",
+        wrong.join("\n  ")
+    );
+}
+
+#[test]
+fn every_reference_resolves_and_every_schema_is_used() {
+    let doc = document();
+    let mut refs = Vec::new();
+    collect_refs(&doc, String::new(), &mut refs);
+    assert!(!refs.is_empty());
+    let unresolved: Vec<String> = refs
+        .iter()
+        .filter(|(_, r)| !r.starts_with("#/") || resolve(&doc, r).is_none())
+        .map(|(at, r)| format!("{at}: {r}"))
+        .collect();
+    assert!(
+        unresolved.is_empty(),
+        "unresolved $refs:\n  {}",
+        unresolved.join("\n  ")
+    );
+    let used: BTreeSet<&str> = refs
+        .iter()
+        .filter_map(|(_, r)| r.strip_prefix("#/components/schemas/"))
+        .collect();
+    let unused: Vec<&String> = doc["components"]["schemas"]
+        .as_object()
+        .expect("schemas")
+        .keys()
+        .filter(|k| !used.contains(k.as_str()))
+        .collect();
+    assert!(unused.is_empty(), "schemas nothing refers to: {unused:?}");
+}
+
+// ---- the schemas against real values -------------------------------------------
+
+/// Checks values against the component schemas of the document.
+struct Schemas {
+    components: Value,
+}
+
+impl Schemas {
+    fn load() -> Self {
+        Self {
+            components: document()["components"].clone(),
+        }
+    }
+
+    fn validator(&self, name: &str) -> jsonschema::Validator {
+        assert!(
+            self.components["schemas"].get(name).is_some(),
+            "no schema {name} in the document"
+        );
+        let schema = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "components": self.components,
+            "$ref": format!("#/components/schemas/{name}"),
+        });
+        jsonschema::draft202012::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap_or_else(|e| panic!("schema {name} does not compile: {e}"))
+    }
+
+    fn errors(&self, name: &str, value: &Value) -> Vec<String> {
+        self.validator(name)
+            .iter_errors(value)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect()
+    }
+
+    /// Panics unless `value` validates against schema `name`.
+    fn check_json(&self, name: &str, value: &Value) {
+        let errors = self.errors(name, value);
+        assert!(
+            errors.is_empty(),
+            "{name} does not match its schema:\n  {}\nvalue: {value:#}",
+            errors.join("\n  ")
+        );
+    }
+
+    /// Panics if `value` validates against schema `name`.
+    fn refuses(&self, name: &str, value: &Value) {
+        assert!(
+            !self.errors(name, value).is_empty(),
+            "{name} accepted a value it should refuse: {value}"
+        );
+    }
+}
+
+fn tenant() -> TenantId {
+    TenantId::parse("123456.sms").unwrap()
+}
+
+fn customer() -> TenantId {
+    TenantId::parse("777.cust").unwrap()
+}
+
+fn email() -> Email {
+    Email::parse("Admin@Example.com").unwrap()
+}
+
+fn appliance_id() -> ApplianceId {
+    ApplianceId::from_random([0xab; 16])
+}
+
+fn license(cluster: bool) -> LicenseView {
+    LicenseView {
+        serial: Serial::parse("A1B2C3D4").unwrap(),
+        tenant: customer(),
+        product: "UTM 160".into(),
+        expires: chrono::NaiveDate::from_ymd_opt(2027, 1, 31)
+            .unwrap()
+            .to_string(),
+        cluster_id: cluster.then(|| ClusterId::parse("abcdef0123").unwrap()),
+        cluster_role: cluster.then(|| "master".into()),
+        appliance_id: cluster.then(appliance_id),
+    }
+}
+
+fn summary(seen: bool) -> ApplianceSummary {
+    ApplianceSummary {
+        id: appliance_id(),
+        tenant: customer(),
+        name: "Berlin office".into(),
+        serial: Serial::parse("A1B2C3D4").unwrap(),
+        model: "UTM 160".into(),
+        firmware: FirmwareVersion::parse("14.0").unwrap().to_string(),
+        status: if seen {
+            ConnectionStatus::Connected
+        } else {
+            ConnectionStatus::Disconnected
+        },
+        last_checkin: seen.then(|| "2025-11-25T12:00:00.123Z".into()),
+        cluster: seen.then(|| "abcd".into()),
+        tags: if seen {
+            vec!["berlin".into(), "hq".into()]
+        } else {
+            vec![]
+        },
+        flags: ApplianceFlags {
+            report_active: false,
+            vpn: true,
+            cloud_shield: false,
+            update_available: seen,
+            security_update_recommended: false,
+        },
+    }
+}
+
+fn detail(full: bool) -> ApplianceDetail {
+    let applications = if full {
+        BTreeMap::from([
+            ("http_proxy".to_owned(), AppState::Up),
+            ("ips".to_owned(), AppState::Down),
+            ("vpn".to_owned(), AppState::NotApplicable),
+        ])
+    } else {
+        BTreeMap::new()
+    };
+    ApplianceDetail {
+        summary: summary(full),
+        hostname: "fw1.example.com".into(),
+        previous_firmware: full.then(|| "12.5.1".into()),
+        cpu_percent: full.then_some(12.5),
+        memory_percent: full.then_some(40.0),
+        disk_percent: full.then_some(3.0),
+        uptime_secs: full.then_some(86_400),
+        interfaces: if full {
+            vec![
+                Interface {
+                    name: "eth0".into(),
+                    addresses: vec![
+                        "203.0.113.7".parse().unwrap(),
+                        "2001:db8::1".parse().unwrap(),
+                    ],
+                    public: true,
+                },
+                Interface {
+                    name: "eth1".into(),
+                    addresses: vec![],
+                    public: false,
+                },
+            ]
+        } else {
+            vec![]
+        },
+        applications,
+        license: license(full),
+        company: "Customer Ltd".into(),
+        location: full.then(|| Location {
+            latitude: 52.52,
+            longitude: 13.405,
+            label: Some("Berlin".into()),
+        }),
+        inventory: if full {
+            BTreeMap::from([("rack".to_owned(), "B4".to_owned())])
+        } else {
+            BTreeMap::new()
+        },
+        enrolled_at: "2025-01-02T03:04:05.000Z".into(),
+    }
+}
+
+fn report_json() -> Value {
+    json!({
+        "firmware": "14.0.2", "previous_firmware": "12.5", "hostname": "fw1", "model": "UTM 160",
+        "cpu_percent": 12.5, "memory_percent": 40, "disk_percent": 3, "uptime_secs": 100,
+        "interfaces": [
+            {"name": "eth0", "addresses": ["203.0.113.7", "2001:db8::7"], "public": true},
+            {"name": "eth1"}
+        ],
+        "applications": {"http_proxy": "UP", "ips": "N/A", "av": "DOWN"},
+        "authorizations": {"status": true, "cloud_backup": true, "profile_sections": {"fail2ban": true}},
+        "privacy_accepted": true, "console_activated": true,
+        "cluster_sync": "syncing", "config_version": 7
+    })
+}
+
+/// The JSON body an error answers with, as the console sends it.
+async fn error_body(e: ApiError) -> Value {
+    let response = e.into_response();
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .expect("error body");
+    serde_json::from_slice(&bytes).expect("error body is JSON")
+}
+
+#[test]
+fn portal_answers_match_their_schemas() {
+    let s = Schemas::load();
+    s.check_json(
+        "Me",
+        &json!(Me {
+            email: email(),
+            tenant: tenant(),
+            tenant_kind: TenantKind::Reseller,
+            role: Role::Administrator,
+        }),
+    );
+    let reseller = TenantView {
+        id: tenant(),
+        name: "Reseller GmbH".into(),
+        kind: TenantKind::Reseller,
+        reseller: None,
+    };
+    let customer_view = TenantView {
+        id: customer(),
+        name: "Customer Ltd".into(),
+        kind: TenantKind::Customer,
+        reseller: Some(tenant()),
+    };
+    s.check_json("TenantView", &json!(reseller));
+    s.check_json("TenantView", &json!(customer_view));
+    s.check_json(
+        "TenantPage",
+        &json!(ListPage {
+            items: vec![reseller, customer_view],
+            next_cursor: Some("abc".into()),
+        }),
+    );
+    let user = UserView {
+        email: email(),
+        tenant: customer(),
+        role: Role::Viewer,
+        totp_enabled: false,
+    };
+    s.check_json("UserView", &json!(user));
+    s.check_json(
+        "UserPage",
+        &json!(ListPage {
+            items: vec![user],
+            next_cursor: None,
+        }),
+    );
+    s.check_json("LicenseView", &json!(license(true)));
+    s.check_json("LicenseView", &json!(license(false)));
+    s.check_json(
+        "LicensePage",
+        &json!(ListPage {
+            items: vec![license(true), license(false)],
+            next_cursor: None,
+        }),
+    );
+    s.check_json("ApplianceSummary", &json!(summary(true)));
+    s.check_json("ApplianceSummary", &json!(summary(false)));
+    s.check_json(
+        "AppliancePage",
+        &json!(ListPage {
+            items: vec![summary(true), summary(false)],
+            next_cursor: Some("next".into()),
+        }),
+    );
+    s.check_json("ApplianceDetail", &json!(detail(true)));
+    s.check_json("ApplianceDetail", &json!(detail(false)));
+    s.check_json(
+        "ClusterView",
+        &json!(ClusterView {
+            cluster_id: ClusterId::parse("abcdef0123").unwrap(),
+            role: "master".into(),
+            sync: Some(ClusterSync::Synced),
+            partner: Some(ClusterPartner {
+                serial: Serial::parse("A1B2C3D4-SPARE").unwrap(),
+                role: "spare".into(),
+                appliance_id: Some(appliance_id()),
+                firmware: Some("14.0.2".into()),
+                sync: Some(ClusterSync::Failed),
+                link: Some(format!(
+                    "/tenants/{}/appliances/{}",
+                    customer(),
+                    appliance_id()
+                )),
+            }),
+        }),
+    );
+    s.check_json(
+        "ClusterView",
+        &json!(ClusterView {
+            cluster_id: ClusterId::parse("abcd").unwrap(),
+            role: "master".into(),
+            sync: None,
+            partner: Some(ClusterPartner {
+                serial: Serial::parse("ZZZZ9999").unwrap(),
+                role: "spare".into(),
+                appliance_id: None,
+                firmware: None,
+                sync: None,
+                link: None,
+            }),
+        }),
+    );
+    for next in [NextStep::Totp, NextStep::TotpEnrollment] {
+        s.check_json(
+            "LoginChallenge",
+            &json!(LoginChallenge {
+                challenge: "c-123".into(),
+                next,
+                expires_at: "2025-11-25T12:05:00.000Z".into(),
+            }),
+        );
+    }
+    s.check_json(
+        "SessionGrant",
+        &json!(SessionGrant {
+            token: "t-secret".into(),
+            expires_at: "2025-11-26T00:00:00.000Z".into(),
+            idle_timeout_secs: 1800,
+        }),
+    );
+    s.check_json(
+        "TotpEnrollment",
+        &json!(TotpEnrollment {
+            otpauth_uri: "otpauth://totp/Rampart:admin%40example.com?secret=JBSWY3DPEHPK3PXP"
+                .into(),
+            secret: "JBSWY3DPEHPK3PXP".into(),
+            qr_svg: "<svg/>".into(),
+        }),
+    );
+}
+
+#[test]
+fn portal_requests_match_their_schemas() {
+    let s = Schemas::load();
+    s.check_json(
+        "LoginRequest",
+        &json!(LoginRequest {
+            email: email(),
+            password: "correct horse".into(),
+        }),
+    );
+    let totp = TotpRequest {
+        challenge: "c".into(),
+        code: "123456".into(),
+    };
+    s.check_json("TotpRequest", &json!(totp));
+    s.check_json(
+        "TotpEnrollRequest",
+        &json!(TotpEnrollRequest {
+            challenge: "c".into(),
+        }),
+    );
+    s.check_json(
+        "PasswordResetRequest",
+        &json!(PasswordResetRequest { email: email() }),
+    );
+    s.check_json(
+        "PasswordResetConfirm",
+        &json!(PasswordResetConfirm {
+            token: "tok".into(),
+            password: "new password".into(),
+        }),
+    );
+    s.check_json(
+        "NewTenant",
+        &json!(NewTenant {
+            id: customer(),
+            name: "Customer Ltd".into(),
+        }),
+    );
+    s.check_json(
+        "NewUser",
+        &json!(NewUser {
+            email: email(),
+            role: Role::Administrator,
+        }),
+    );
+    // Patches as clients send them, each accepted by the server's own type.
+    for patch in [
+        json!({}),
+        json!({"name": "Berlin"}),
+        json!({"tags": ["a", "b"], "inventory": {"rack": "B4"}}),
+        json!({"location": {"latitude": 1.5, "longitude": -2.25}}),
+        json!({"location": {"latitude": 1.5, "longitude": -2.25, "label": "HQ"}}),
+        json!({"location": null}),
+    ] {
+        serde_json::from_value::<AppliancePatch>(patch.clone())
+            .unwrap_or_else(|e| panic!("{patch} is not an AppliancePatch: {e}"));
+        s.check_json("AppliancePatch", &patch);
+    }
+    s.check_json(
+        "AppliancePatch",
+        &json!(AppliancePatch {
+            name: Some("x".into()),
+            tags: Some(vec!["t".into()]),
+            location: Some(Some(Location::default())),
+            inventory: Some(BTreeMap::new()),
+        }),
+    );
+    // What the server refuses, the schema refuses too.
+    s.refuses("AppliancePatch", &json!({"surprise": 1}));
+    s.refuses("LoginRequest", &json!({"email": "a@example.com"}));
+    s.refuses(
+        "NewUser",
+        &json!({"email": "a@example.com", "role": "owner"}),
+    );
+    s.refuses("NewTenant", &json!({"id": "not a tenant", "name": "x"}));
+    // Formats are checked too.
+    s.refuses(
+        "LoginChallenge",
+        &json!({"challenge": "c", "next": "totp", "expires_at": "tomorrow"}),
+    );
+    s.refuses("PasswordResetRequest", &json!({"email": "not an address"}));
+}
+
+#[tokio::test]
+async fn device_messages_and_errors_match_their_schemas() {
+    let s = Schemas::load();
+    // The check-in report as an appliance sends it, and as the console re-serializes it.
+    let raw = report_json();
+    let report: CheckinReport = serde_json::from_value(raw.clone()).expect("a valid report");
+    report.validate().expect("a plausible report");
+    s.check_json("CheckinReport", &raw);
+    s.check_json("CheckinReport", &json!(report));
+    let minimal = json!({
+        "firmware": "12.2", "hostname": "h", "model": "m",
+        "cpu_percent": 0, "memory_percent": 100, "disk_percent": 0.5, "uptime_secs": 0
+    });
+    serde_json::from_value::<CheckinReport>(minimal.clone()).expect("a minimal report");
+    s.check_json("CheckinReport", &minimal);
+    let mut sideways = raw.clone();
+    sideways["applications"]["x"] = json!("SIDEWAYS");
+    s.refuses("CheckinReport", &sideways);
+    let mut surprise = raw;
+    surprise["surprise"] = json!(1);
+    s.refuses("CheckinReport", &surprise);
+
+    let enroll: EnrollRequest = serde_json::from_value(json!({
+        "serial": "A1B2C3D4", "license_secret": "0123456789abcdef0123456789abcdef",
+        "public_key": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+        "firmware": "14.0", "hostname": "fw1", "model": "UTM 160"
+    }))
+    .expect("an enrollment request");
+    s.check_json("EnrollRequest", &json!(enroll));
+    s.check_json(
+        "EnrollResponse",
+        &json!(EnrollResponse {
+            appliance_id: appliance_id(),
+            poll_interval_secs: 60,
+            server_time_ms: 1_764_072_000_000,
+        }),
+    );
+    s.check_json(
+        "CheckinResponse",
+        &json!(CheckinResponse {
+            commands: vec![],
+            poll_interval_secs: 60,
+            server_time_ms: 1_764_072_000_000,
+        }),
+    );
+    s.check_json(
+        "CheckinResponse",
+        &json!(CheckinResponse {
+            commands: vec![PendingCommand {
+                command_id: "cmd_1".into(),
+                operation: "reboot".into(),
+            }],
+            poll_interval_secs: 30,
+            server_time_ms: 0,
+        }),
+    );
+    s.check_json("HealthStatus", &rampart_app::http::healthz().await.0);
+
+    // Error bodies exactly as the console answers them.
+    let errors = [
+        ApiError::MalformedBody("expected value".into()),
+        ApiError::InvalidField(Invalid::new("hostname", "must not be empty")),
+        ApiError::PayloadTooLarge { limit: 65536 },
+        ApiError::UnsupportedMediaType,
+        ApiError::MissingAuth("x-rampart-nonce"),
+        ApiError::StaleRequest,
+        ApiError::ReplayedRequest,
+        ApiError::BadSignature,
+        ApiError::UnknownAppliance,
+        ApiError::Enroll(EnrollRefusal::UnknownLicense),
+        ApiError::Enroll(EnrollRefusal::WrongSecret),
+        ApiError::Enroll(EnrollRefusal::BoundElsewhere),
+        ApiError::Enroll(EnrollRefusal::Expired(
+            chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(),
+        )),
+        ApiError::Enroll(EnrollRefusal::FirmwareTooOld(FirmwareVersion::new(
+            11, 0, 0,
+        ))),
+        ApiError::LicenseExists("A1B2C3D4".into()),
+        ApiError::NotFound,
+        ApiError::MethodNotAllowed,
+        ApiError::Unauthorized,
+        ApiError::Unavailable(anyhow::anyhow!("store down")),
+    ];
+    for e in errors {
+        let body = error_body(e).await;
+        serde_json::from_value::<ErrorBody>(body.clone()).expect("an ErrorBody");
+        s.check_json("ErrorBody", &body);
+    }
+    s.check_json(
+        "ErrorBody",
+        &json!(ErrorBody {
+            error: ErrorDetail {
+                code: "conflict".into(),
+                message: "tenant 1.ab already exists".into(),
+            },
+        }),
+    );
+    s.refuses(
+        "ErrorBody",
+        &json!({"error": {"code": "no_such_code", "message": "x"}}),
+    );
+}
+
+/// Every code `ApiError::code` can answer (read from error.rs, so a new code
+/// cannot be forgotten) is in the document's `ErrorCode` enum, and the enum holds
+/// no code the console never sends.
+#[test]
+fn the_error_code_enum_is_error_rs() {
+    let doc = document();
+    let documented: BTreeSet<&str> = doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("ErrorCode is an enum")
+        .iter()
+        .map(|c| c.as_str().expect("codes are strings"))
+        .collect();
+    let path = repo_root().join("shared/app/src/error.rs");
+    let source = std::fs::read_to_string(&path).expect("error.rs");
+    let body = source
+        .split("pub fn code(&self)")
+        .nth(1)
+        .and_then(|rest| rest.split("pub fn status(&self)").next())
+        .expect("ApiError::code in error.rs");
+    let in_code: BTreeSet<&str> = body
+        .lines()
+        .filter_map(|l| l.split_once("=> \"").map(|(_, r)| r))
+        .filter_map(|r| r.split('"').next())
+        .collect();
+    assert!(in_code.len() >= 18, "found only {in_code:?} in error.rs");
+    let missing: Vec<_> = in_code.difference(&documented).collect();
+    let extra: Vec<_> = documented.difference(&in_code).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "ErrorCode enum disagrees with ApiError::code:\n  missing: {missing:?}\n  never sent: {extra:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_served_document_is_the_file() {
+    assert_eq!(
+        rampart_app::http::openapi::OPENAPI_JSON,
+        document_text(),
+        "the compiled-in document differs from docs/openapi.json"
+    );
+    let response = rampart_app::http::openapi::openapi_document().await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()[axum::http::header::CONTENT_TYPE],
+        "application/json"
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    assert_eq!(bytes, document_text().as_bytes());
+}

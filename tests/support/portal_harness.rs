@@ -1,0 +1,314 @@
+//! `spawn_portal()`: the portal API over real HTTP on 127.0.0.1, on either adapter
+//! set, with a movable clock, an outbox mailer and every table request counted;
+//! plus a seeded world of tenants, users and appliances for the wall tests.
+
+use chrono::NaiveDate;
+use rampart_app::portal::{PortalConfig, PortalService};
+use rampart_app::records::appliance::ApplianceRecord;
+use rampart_app::records::user::UserRecord;
+use rampart_app::records::{license, tenant, user};
+use rampart_app::store_keys;
+use rampart_domain::Timestamp;
+use rampart_domain::firmware::FirmwareVersion;
+use rampart_domain::ids::{ApplianceId, ClusterId, Serial, TenantId};
+use rampart_domain::license::{ClusterMembership, ClusterRole, NewLicense};
+use rampart_domain::portal_protocol::{
+    LoginChallenge, NextStep, SessionGrant, TenantView, TotpEnrollment,
+};
+use rampart_domain::tenancy::{Email, Role, TenantKind};
+use rampart_identity::TotpSecret;
+use rampart_ports::counting::{CountingTable, RequestCounts};
+use rampart_ports::{Clock, Item, ManualClock, Table};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::device_harness::Backend;
+
+pub struct PortalApp {
+    pub base_url: String,
+    pub counting: Arc<CountingTable>,
+    pub svc: Arc<PortalService>,
+    pub clock: ManualClock,
+    pub outbox: PathBuf,
+    pub http: reqwest::Client,
+    _server: tokio::task::JoinHandle<()>,
+    _guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl Drop for PortalApp {
+    fn drop(&mut self) {
+        self._server.abort();
+    }
+}
+
+pub const PASSWORD: &str = "Correct-Horse-42-battery";
+
+pub async fn spawn_portal(backend: Backend) -> PortalApp {
+    crate::logs::init();
+    let clock = ManualClock::at(Timestamp::now_system());
+    let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (inner, guard): (Arc<dyn Table>, Box<dyn std::any::Any + Send + Sync>) = match backend {
+        Backend::Embedded => {
+            let store = rampart_local::SqliteStore::open(
+                &dir.path().join("rampart.db"),
+                shared_clock.clone(),
+            )
+            .expect("open store");
+            (Arc::new(store), Box::new(()))
+        }
+        Backend::Aws => {
+            let clients = crate::aws_env::clients().await;
+            let p = crate::aws_env::provision(&clients).await;
+            let t = rampart_aws::DynamoTable::new(
+                clients.dynamodb.clone(),
+                p.table.clone(),
+                shared_clock.clone(),
+            );
+            (Arc::new(t), Box::new(p))
+        }
+    };
+    let counting = Arc::new(CountingTable::new(inner));
+    let outbox = dir.path().join("outbox");
+    let svc = Arc::new(PortalService::new(
+        counting.clone(),
+        shared_clock,
+        Arc::new(rampart_local::OutboxMailer::new(outbox.clone())),
+        [7u8; 32],
+        PortalConfig::default(),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().unwrap();
+    let router = rampart_app::http::portal_api(svc.clone());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    PortalApp {
+        base_url: format!("http://{addr}"),
+        counting,
+        svc,
+        clock,
+        outbox,
+        http: reqwest::Client::new(),
+        _server: server,
+        _guards: vec![guard, Box::new(dir)],
+    }
+}
+
+/// A response's status and JSON body (`null` when empty).
+pub struct Answer {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+impl PortalApp {
+    pub fn counts(&self) -> RequestCounts {
+        self.counting.counts()
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut rb = self
+            .http
+            .request(method, format!("{}{path}", self.base_url));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON body: {text:?}"))
+        };
+        Answer { status, body }
+    }
+
+    /// Writes a tenant profile (and the reseller link of a customer).
+    pub async fn tenant(&self, id: &str, kind: TenantKind, reseller: Option<&str>) {
+        let view = TenantView {
+            id: TenantId::parse(id).unwrap(),
+            name: format!("Tenant {id}"),
+            kind,
+            reseller: reseller.map(|r| TenantId::parse(r).unwrap()),
+        };
+        self.counting
+            .put(tenant::to_item(&view), None)
+            .await
+            .unwrap();
+        if let Some(r) = &view.reseller {
+            self.counting
+                .put(Item::new(store_keys::customer_link(r, &view.id)), None)
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Writes a user with `PASSWORD` and no TOTP yet.
+    pub async fn user(&self, tenant_id: &str, email: &str, role: Role) {
+        let record = UserRecord {
+            email: Email::parse(email).unwrap(),
+            tenant: TenantId::parse(tenant_id).unwrap(),
+            role,
+            password_hash: Some(rampart_identity::hash_password(PASSWORD).unwrap()),
+            totp_sealed: None,
+            totp_pending: None,
+            totp_last_step: None,
+            failures: 0,
+            last_failure_secs: 0,
+            created_at: self.clock.now(),
+        };
+        self.counting
+            .put(
+                Item::new(store_keys::login(&record.email)).with("tenant", tenant_id),
+                None,
+            )
+            .await
+            .unwrap();
+        self.counting
+            .put(user::to_item(&record), None)
+            .await
+            .unwrap();
+    }
+
+    /// Writes a license and an enrolled appliance for it; returns the appliance id.
+    pub async fn appliance(
+        &self,
+        tenant_id: &str,
+        serial: &str,
+        hostname: &str,
+        cluster: Option<(&str, ClusterRole)>,
+    ) -> ApplianceId {
+        let tenant = TenantId::parse(tenant_id).unwrap();
+        let serial = Serial::parse(serial).unwrap();
+        let membership = cluster.map(|(id, role)| ClusterMembership {
+            id: ClusterId::parse(id).unwrap(),
+            role,
+        });
+        let id = ApplianceId::from_random(rand_bytes());
+        let mut lic = NewLicense {
+            serial: serial.clone(),
+            tenant: tenant.clone(),
+            product: "UTM".into(),
+            expires: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+            cluster: membership.clone(),
+        }
+        .into_license("secret");
+        lic.bound_to = Some(id.clone());
+        self.counting
+            .put(license::to_item(&lic), None)
+            .await
+            .unwrap();
+        let record = ApplianceRecord {
+            id: id.clone(),
+            tenant,
+            serial,
+            hostname: hostname.into(),
+            model: "UTM 320".into(),
+            firmware: FirmwareVersion::parse("14.0.2").unwrap(),
+            enrolled_at: self.clock.now(),
+            last_checkin: Some(self.clock.now()),
+            poll_interval_secs: 60,
+            pending_commands: 0,
+            report: None,
+            cluster: membership,
+            edits: Default::default(),
+        };
+        self.counting
+            .put(record.enrollment_item(self.clock.now()), None)
+            .await
+            .unwrap();
+        // Mark it as having checked in now.
+        self.counting
+            .update(
+                &store_keys::appliance(&record.tenant, &id),
+                rampart_ports::Update::new().set("last_checkin", self.clock.now().millis()),
+                None,
+                rampart_ports::ReturnItem::None,
+            )
+            .await
+            .unwrap();
+        id
+    }
+
+    /// Signs in with password and TOTP, enrolling TOTP on first use. Returns the
+    /// session token and the user's TOTP secret.
+    pub async fn sign_in(&self, email: &str, secret: Option<&TotpSecret>) -> (String, TotpSecret) {
+        // A new 30 s step, so a code is never a replay of the last sign-in's.
+        self.clock.advance(Duration::from_secs(31));
+        let a = self
+            .call(
+                "POST",
+                "/v1/auth/login",
+                None,
+                Some(serde_json::json!({"email": email, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(a.status, 200, "login {email}: {}", a.body);
+        let ch: LoginChallenge = serde_json::from_value(a.body).unwrap();
+        let now = self.clock.now().secs();
+        let (path, secret) = match (ch.next, secret) {
+            (NextStep::TotpEnrollment, _) => {
+                let e = self
+                    .call(
+                        "POST",
+                        "/v1/auth/totp/enroll",
+                        None,
+                        Some(serde_json::json!({"challenge": ch.challenge})),
+                    )
+                    .await;
+                assert_eq!(e.status, 200, "{}", e.body);
+                let e: TotpEnrollment = serde_json::from_value(e.body).unwrap();
+                (
+                    "/v1/auth/totp/confirm",
+                    TotpSecret::from_base32(&e.secret).unwrap(),
+                )
+            }
+            (NextStep::Totp, Some(s)) => ("/v1/auth/totp", s.clone()),
+            (NextStep::Totp, None) => panic!("{email} has TOTP; pass its secret"),
+        };
+        let code = rampart_identity::code_at(&secret, now);
+        let g = self
+            .call(
+                "POST",
+                path,
+                None,
+                Some(serde_json::json!({"challenge": ch.challenge, "code": code})),
+            )
+            .await;
+        assert_eq!(g.status, 200, "{path} for {email}: {}", g.body);
+        let grant: SessionGrant = serde_json::from_value(g.body).unwrap();
+        (grant.token, secret)
+    }
+
+    /// The token of the newest mail in the outbox's link.
+    pub fn last_mailed_token(&self) -> String {
+        let mut files: Vec<_> = std::fs::read_dir(&self.outbox)
+            .expect("outbox exists")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        let text = std::fs::read_to_string(files.last().expect("a mail was sent")).unwrap();
+        let start = text.find("#token=").expect("a link in the mail") + "#token=".len();
+        text[start..].split_whitespace().next().unwrap().to_owned()
+    }
+}
+
+fn rand_bytes() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("random source");
+    b
+}
