@@ -111,3 +111,48 @@ pub fn print_appliances(
     }
     Ok(())
 }
+
+/// Creates the first reseller administrator and prints, once, how to sign in.
+pub async fn bootstrap(
+    portal: &rampart_app::portal::PortalService,
+    tenant: &str,
+    name: &str,
+    email: &str,
+    server: &str,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let tenant = TenantId::parse(tenant)?;
+    let email = rampart_domain::tenancy::Email::parse(email)?;
+    let done = portal
+        .bootstrap(tenant, name.to_owned(), email)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if json {
+        let v = serde_json::json!({
+            "tenant": done.tenant, "email": done.email, "initial_password": done.initial_password,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(
+            out,
+            "Reseller {} and its administrator {} are created.",
+            done.tenant, done.email
+        )?;
+        writeln!(
+            out,
+            "Initial password (shown only now): {}",
+            done.initial_password
+        )?;
+        writeln!(
+            out,
+            "Finish sign-in, which sets up two-factor authentication (TOTP):"
+        )?;
+        writeln!(
+            out,
+            "  rampart login --server {server} --email {}",
+            done.email
+        )?;
+    }
+    Ok(())
+}

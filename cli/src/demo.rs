@@ -16,6 +16,51 @@ use std::time::Duration;
 use crate::serve::RunningServer;
 
 pub const DEMO_TENANT: &str = "100001.sms";
+pub const DEMO_RESELLER: &str = "100000.sms";
+pub const DEMO_ADMIN: &str = "admin@demo.example";
+
+/// Bootstraps a demo reseller owning the demo tenant, once. The administrator's
+/// initial password goes to a 0600 file in the data dir, never to the log.
+async fn demo_portal(server: &RunningServer, dir: &Path) -> anyhow::Result<()> {
+    let reseller = TenantId::parse(DEMO_RESELLER)?;
+    let admin = rampart_domain::tenancy::Email::parse(DEMO_ADMIN)?;
+    let done = match server
+        .portal
+        .bootstrap(reseller.clone(), "Demo Reseller".into(), admin.clone())
+        .await
+    {
+        Ok(done) => done,
+        Err(rampart_app::ApiError::Conflict(_)) => return Ok(()),
+        Err(e) => return Err(anyhow::anyhow!("{e}")).context("bootstrapping the demo reseller"),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(dir.join("admin-password.txt"))?
+        .write_all(done.initial_password.as_bytes())?;
+    let as_admin = rampart_app::portal::Principal {
+        email: admin,
+        tenant: reseller,
+        tenant_kind: rampart_domain::tenancy::TenantKind::Reseller,
+        role: rampart_domain::tenancy::Role::Administrator,
+        session_id: String::new(),
+    };
+    server
+        .portal
+        .create_customer(
+            &as_admin,
+            rampart_domain::portal_protocol::NewTenant {
+                id: TenantId::parse(DEMO_TENANT)?,
+                name: "Demo Customer".into(),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("creating the demo customer")?;
+    Ok(())
+}
 
 /// Registers the demo licenses once; their secrets are kept in the data dir
 /// (mode 0600) so the demo fleet can re-enroll after a restart with a fresh dir.
@@ -69,6 +114,7 @@ pub async fn start(
     appliances: usize,
 ) -> anyhow::Result<()> {
     let dir = data_dir.join("demo");
+    demo_portal(server, &dir).await?;
     let licenses = demo_licenses(&server.admin, &dir, appliances).await?;
     let firmware = FirmwareVersion::parse("14.0.2")?;
     let handles = fleet::spawn_fleet(&server.base_url, licenses, &dir.join("agents"), firmware)?;
@@ -104,6 +150,11 @@ pub async fn start(
         status = %format!("{}/v1/admin/appliances", server.base_url),
         token_file = %data_dir.join("secrets/operator.token").display(),
         "demo fleet started"
+    );
+    tracing::info!(
+        "portal: rampart login --server {} --email {DEMO_ADMIN} --password-file {}",
+        server.base_url,
+        dir.join("admin-password.txt").display()
     );
     Ok(())
 }

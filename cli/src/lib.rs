@@ -8,6 +8,7 @@ pub mod demo;
 pub mod logging;
 pub mod portal_client;
 pub mod portal_cmd;
+pub mod portal_setup;
 pub mod runtime;
 pub mod serve;
 pub mod session_file;

@@ -168,6 +168,22 @@ enum AdminCommand {
     },
     /// Every appliance with Connected/Disconnected.
     Appliances,
+    /// Create the first reseller tenant and its administrator on a fresh install
+    /// (once). Prints the administrator's one-time password.
+    Bootstrap {
+        /// The reseller's tenant id, e.g. 100000.sms.
+        #[arg(long)]
+        tenant: String,
+        /// The reseller's company name.
+        #[arg(long)]
+        name: String,
+        /// The administrator's e-mail (the sign-in name).
+        #[arg(long)]
+        email: String,
+        /// The console's URL, for the printed sign-in command.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -269,6 +285,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 clock.clone(),
             )
             .await?;
+            let stores_table = stores.table.clone();
             let admin = AdminService::new(stores.table, clock);
             let mut out = std::io::stdout().lock();
             match command {
@@ -305,6 +322,21 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 AdminCommand::Appliances => {
                     let rows = admin.fleet().await.map_err(|e| anyhow::anyhow!("{e}"))?;
                     admin_cmd::print_appliances(&rows, json, &mut out)
+                }
+                AdminCommand::Bootstrap {
+                    tenant,
+                    name,
+                    email,
+                    server,
+                } => {
+                    let portal = rampart::portal_setup::self_hosted_portal(
+                        stores_table,
+                        Arc::new(SystemClock),
+                        &store.data_dir,
+                        &server,
+                    )?;
+                    admin_cmd::bootstrap(&portal, &tenant, &name, &email, &server, json, &mut out)
+                        .await
                 }
             }
         }

@@ -5,7 +5,10 @@ use axum::Router;
 use axum::routing::get;
 use rampart_app::admin::AdminService;
 use rampart_app::device::{DeviceConfig, DeviceService};
-use rampart_app::http::{OperatorToken, admin_routes, device_routes, healthz, with_json_fallbacks};
+use rampart_app::http::{
+    OperatorToken, admin_routes, device_routes, healthz, portal_routes, with_json_fallbacks,
+};
+use rampart_app::portal::PortalService;
 use rampart_ports::{Clock, Table};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -33,6 +36,7 @@ pub struct RunningServer {
     pub table: Arc<dyn Table>,
     pub admin: Arc<AdminService>,
     pub device: Arc<DeviceService>,
+    pub portal: Arc<PortalService>,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -102,10 +106,17 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
     ));
     let admin = Arc::new(AdminService::new(stores.table.clone(), clock.clone()));
     let token = OperatorToken::new(&load_or_create_operator_token(&config.data_dir)?);
+    let portal = crate::portal_setup::self_hosted_portal(
+        stores.table.clone(),
+        clock.clone(),
+        &config.data_dir,
+        &base_url,
+    )?;
 
     let mut router = Router::new()
         .merge(device_routes(device.clone()))
         .merge(admin_routes(admin.clone(), token))
+        .merge(portal_routes(portal.clone()))
         .route("/healthz", get(healthz));
     if let Some(objects) = &stores.local_objects {
         router = router.merge(rampart_local::objects_router(objects.clone()));
@@ -135,6 +146,7 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         table: stores.table,
         admin,
         device,
+        portal,
         stop,
         server,
         tasks,

@@ -102,3 +102,37 @@ fn batches_and_json_output_are_machine_readable() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&list)).expect("stdout is JSON");
     assert_eq!(v, serde_json::json!([]), "no appliance has enrolled");
 }
+
+#[test]
+fn bootstrap_creates_the_first_reseller_administrator_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "bootstrap",
+        "--tenant",
+        "100000.sms",
+        "--name",
+        "Reseller AG",
+        "--email",
+        "admin@reseller.example",
+    ];
+    let out = rampart(dir.path(), &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("Initial password (shown only now): "),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "rampart login --server http://127.0.0.1:8080 --email admin@reseller.example"
+        )
+    );
+    let again = rampart(dir.path(), &args);
+    assert_eq!(again.status.code(), Some(1), "refuses to run twice");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already bootstrapped"));
+    assert!(stdout(&again).is_empty());
+}

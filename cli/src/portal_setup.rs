@@ -1,0 +1,28 @@
+//! The portal service as the self-hosted console builds it: mail goes to an
+//! outbox directory, the TOTP key lives in a 0600 key file, both under the data dir.
+
+use rampart_app::portal::{PortalConfig, PortalService};
+use rampart_ports::{Clock, Table};
+use std::path::Path;
+use std::sync::Arc;
+
+pub fn self_hosted_portal(
+    table: Arc<dyn Table>,
+    clock: Arc<dyn Clock>,
+    data_dir: &Path,
+    public_url: &str,
+) -> anyhow::Result<Arc<PortalService>> {
+    let totp_key = rampart_local::load_or_create_key(&data_dir.join("secrets").join("totp.key"))?;
+    let mailer =
+        rampart_local::OutboxMailer::new(data_dir.join("outbox")).with_clock(clock.clone());
+    Ok(Arc::new(PortalService::new(
+        table,
+        clock,
+        Arc::new(mailer),
+        totp_key,
+        PortalConfig {
+            public_url: public_url.to_owned(),
+            ..PortalConfig::default()
+        },
+    )))
+}

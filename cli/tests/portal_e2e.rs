@@ -1,0 +1,164 @@
+//! The `rampart` binary against a real self-hosted console: bootstrap, first
+//! sign-in with TOTP enrollment answered at the prompt, listing, editing, exit
+//! codes, sign-out.
+
+use rampart::backend::StoreKind;
+use rampart::serve::{self, ServeConfig};
+use rampart_ports::SystemClock;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn rampart(session: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .env("RAMPART_SESSION_FILE", session)
+        .args(args)
+        .output()
+        .expect("rampart runs")
+}
+
+/// Runs `rampart login`, reads the enrollment secret it prints on stderr, and
+/// answers its code prompt with the current code.
+fn login_enrolling(
+    session: &Path,
+    server: &str,
+    email: &str,
+    password_file: &Path,
+) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .env("RAMPART_SESSION_FILE", session)
+        .args([
+            "login",
+            "--server",
+            server,
+            "--email",
+            email,
+            "--password-file",
+        ])
+        .arg(password_file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    // Up to the code prompt, which ends the line without a newline.
+    while !String::from_utf8_lossy(&seen).ends_with("shows: ") {
+        if stderr.read(&mut byte).unwrap() == 0 {
+            panic!("login ended early: {}", String::from_utf8_lossy(&seen));
+        }
+        seen.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&seen).to_string();
+    let secret = text
+        .split("Secret (base32): ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let secret = rampart_identity::TotpSecret::from_base32(&secret).unwrap();
+    let now = rampart_domain::Timestamp::now_system().secs();
+    let code = rampart_identity::code_at(&secret, now);
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{code}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_signs_in_and_works_with_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve::start(
+        ServeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().join("data"),
+            store: StoreKind::Embedded,
+            public_url: None,
+            poll_interval: Duration::from_secs(1),
+        },
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
+    rampart::demo::start(&mut server, &dir.path().join("data"), 2)
+        .await
+        .unwrap();
+    let base = server.base_url.clone();
+    let session = dir.path().join("session.json");
+    let password_file = dir.path().join("data/demo/admin-password.txt");
+
+    let (code, stdout) = tokio::task::spawn_blocking({
+        let (s, b, p) = (session.clone(), base.clone(), password_file.clone());
+        move || login_enrolling(&s, &b, rampart::demo::DEMO_ADMIN, &p)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{stdout}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&session).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    // The demo fleet shows up under the reseller's customer.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let s = session.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        rampart(
+            &s,
+            &["appliances", "list", "--tenant", "100001.sms", "--json"],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+
+    // A tenant the user cannot see: exit 4; a bad value: exit 6.
+    let s = session.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        rampart(&s, &["appliances", "list", "--tenant", "999999.sms"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let s = session.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        rampart(&s, &["users", "add", "not-an-email", "--role", "viewer"])
+    })
+    .await
+    .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+
+    // Sign-out: the session is gone and commands say so with exit 3.
+    let s = session.clone();
+    let out = tokio::task::spawn_blocking(move || rampart(&s, &["logout"]))
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let s = session.clone();
+    let out = tokio::task::spawn_blocking(move || rampart(&s, &["me"]))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    server.shutdown().await;
+}
