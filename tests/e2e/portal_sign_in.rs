@@ -462,3 +462,87 @@ impl std::io::Write for CaptureWriter {
         Ok(())
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invited_users_set_a_password_from_the_mail_and_removal_revokes_them() {
+    let app = app_with_user(Backend::Embedded).await;
+    let (admin, _) = app.sign_in("admin@reseller.test", None).await;
+    let add = app
+        .call(
+            "POST",
+            "/v1/tenants/100000.sms/users",
+            Some(&admin),
+            Some(json!({"email": "Viewer@Reseller.test", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(add.status, 201, "{}", add.body);
+    assert_eq!(add.body["email"], "viewer@reseller.test");
+    assert_eq!(add.body["totp_enabled"], false);
+    let dup = app
+        .call(
+            "POST",
+            "/v1/tenants/100000.sms/users",
+            Some(&admin),
+            Some(json!({"email": "viewer@reseller.test", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(dup.status, 409);
+
+    // No password yet: sign-in fails until the mailed link is used.
+    assert_eq!(
+        login(&app, "viewer@reseller.test", PASSWORD).await.status,
+        401
+    );
+    let link = app.last_mailed_token();
+    let set = app
+        .call(
+            "POST",
+            "/v1/auth/password-reset/confirm",
+            None,
+            Some(json!({"token": link, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(set.status, 204, "{}", set.body);
+    let (viewer, _) = app.sign_in("viewer@reseller.test", None).await;
+    let users = app
+        .call("GET", "/v1/tenants/100000.sms/users", Some(&viewer), None)
+        .await;
+    assert_eq!(users.body["items"].as_array().unwrap().len(), 2);
+    let forbidden = app
+        .call(
+            "DELETE",
+            "/v1/tenants/100000.sms/users/admin@reseller.test",
+            Some(&viewer),
+            None,
+        )
+        .await;
+    assert_eq!(forbidden.status, 403);
+
+    let removed = app
+        .call(
+            "DELETE",
+            "/v1/tenants/100000.sms/users/viewer@reseller.test",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    assert_eq!(
+        app.call("GET", "/v1/me", Some(&viewer), None).await.status,
+        401,
+        "its sessions end"
+    );
+    assert_eq!(
+        login(&app, "viewer@reseller.test", PASSWORD).await.status,
+        401
+    );
+    let again = app
+        .call(
+            "DELETE",
+            "/v1/tenants/100000.sms/users/viewer@reseller.test",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, 404);
+}
