@@ -1,0 +1,177 @@
+//! No password, token, TOTP secret, license secret or reset link in any log line:
+//! runs the real `rampart serve --demo` with every log level on, goes through
+//! enrollment, sign-in, a failed sign-in and a password reset, then reads the
+//! whole log for each secret.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct KillOnDrop(std::process::Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log_path = dir.path().join("serve.log");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let server = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .env("RUST_LOG", "trace")
+        .args([
+            "serve",
+            "--demo",
+            "--demo-appliances",
+            "2",
+            "--poll-interval",
+            "1",
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let server = KillOnDrop(server);
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the console started");
+    tokio::time::sleep(Duration::from_secs(2)).await; // the demo fleet enrolls and checks in
+
+    let password = std::fs::read_to_string(data.join("demo/admin-password.txt")).unwrap();
+    let post = |path: &str, body: serde_json::Value| {
+        let http = http.clone();
+        let url = format!("{base}{path}");
+        async move {
+            let r = http.post(url).json(&body).send().await.unwrap();
+            let status = r.status().as_u16();
+            (
+                status,
+                r.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let email = "admin@demo.example";
+    let (_, ch) = post(
+        "/v1/auth/login",
+        serde_json::json!({"email": email, "password": password}),
+    )
+    .await;
+    let challenge = ch["challenge"].as_str().unwrap().to_owned();
+    let (_, e) = post(
+        "/v1/auth/totp/enroll",
+        serde_json::json!({"challenge": challenge}),
+    )
+    .await;
+    let totp_secret = e["secret"].as_str().unwrap().to_owned();
+    let secret = rampart_identity::TotpSecret::from_base32(&totp_secret).unwrap();
+    let code = rampart_identity::code_at(&secret, rampart_domain::Timestamp::now_system().secs());
+    let (status, grant) = post(
+        "/v1/auth/totp/confirm",
+        serde_json::json!({"challenge": challenge, "code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{grant}");
+    let token = grant["token"].as_str().unwrap().to_owned();
+    let me = http
+        .get(format!("{base}/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status().as_u16(), 200);
+    let (status, _) = post(
+        "/v1/auth/login",
+        serde_json::json!({"email": email, "password": "Wrong-Password-123"}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = post(
+        "/v1/auth/password-reset",
+        serde_json::json!({"email": email}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let outbox: Vec<_> = std::fs::read_dir(data.join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let mail = std::fs::read_to_string(&outbox[0]).unwrap();
+    let reset = mail
+        .split("#token=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, _) = post(
+        "/v1/auth/password-reset/confirm",
+        serde_json::json!({"token": reset, "password": "Another-Long-Passw0rd"}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    drop(server);
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("signed in") && log.contains("checked in"),
+        "the log was captured"
+    );
+    let mut secrets = vec![
+        password.trim().to_owned(),
+        "Wrong-Password-123".to_owned(),
+        "Another-Long-Passw0rd".to_owned(),
+        token,
+        totp_secret,
+        reset,
+        std::fs::read_to_string(data.join("secrets/operator.token")).unwrap(),
+    ];
+    for line in std::fs::read_to_string(data.join("demo/licenses.txt"))
+        .unwrap()
+        .lines()
+    {
+        if let Some(license_secret) = line
+            .split_whitespace()
+            .nth(1)
+            .filter(|_| !line.starts_with('#'))
+        {
+            secrets.push(license_secret.to_owned());
+        }
+    }
+    for s in &secrets {
+        assert!(s.len() >= 8, "a real secret");
+        assert!(
+            !log.contains(s.as_str()),
+            "a secret reached the log ({} characters)",
+            s.len()
+        );
+    }
+}
