@@ -258,6 +258,12 @@ async fn failed_attempts_are_throttled_then_lock_the_account() {
         "the right password does not unlock"
     );
     app.clock.advance(Duration::from_secs(16 * 60));
+    // After the lock, the old failures are forgotten: one typo does not lock again.
+    let typo = login(&app, "admin@reseller.test", "wrong-password").await;
+    assert_eq!(
+        (typo.status, typo.body["error"]["code"].as_str()),
+        (401, Some("invalid_credentials"))
+    );
     let ok = login(&app, "admin@reseller.test", PASSWORD).await;
     assert_eq!(ok.status, 200, "unlocked after the lock time: {}", ok.body);
 }

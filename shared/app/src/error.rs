@@ -136,7 +136,11 @@ impl From<Invalid> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Unavailable(anyhow::Error::new(e))
+        match e {
+            // A request the store refuses as malformed, e.g. a forged page cursor.
+            StoreError::Invalid(reason) => ApiError::InvalidField(Invalid::new("request", reason)),
+            other => ApiError::Unavailable(anyhow::Error::new(other)),
+        }
     }
 }
 

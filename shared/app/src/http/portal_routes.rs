@@ -222,8 +222,14 @@ async fn me(
 async fn list_tenants(
     State(svc): State<Svc>,
     Extension(who): Extension<Principal>,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(svc.list_tenants(&who).await?).into_response())
+    let q = query(q)?;
+    Ok(Json(
+        svc.list_tenants(&who, check_limit(q.limit)?, q.cursor)
+            .await?,
+    )
+    .into_response())
 }
 
 async fn create_tenant(

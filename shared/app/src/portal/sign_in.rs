@@ -263,14 +263,35 @@ impl PortalService {
 
     async fn record_failure(&self, user: &UserRecord) -> Result<(), ApiError> {
         let now = self.clock.now().secs();
-        self.table
-            .update(
-                &store_keys::user(&user.tenant, &user.email),
-                Update::new().add("failures", 1).set("last_failure", now),
-                Some(Condition::Exists),
-                ReturnItem::None,
+        let old = FailureState {
+            failures: user.failures,
+            last_failure_secs: user.last_failure_secs,
+        };
+        let key = store_keys::user(&user.tenant, &user.email);
+        let counted = |update: Update, condition: Condition| {
+            self.table
+                .update(&key, update, Some(condition), ReturnItem::None)
+        };
+        if throttle::record_failure(old, now).failures == 1 && old.failures > 0 {
+            // A fresh run after a quiet spell (the throttle forgets old failures):
+            // restart the count, unless a parallel failure already moved it on.
+            match counted(
+                Update::new().set("failures", 1i64).set("last_failure", now),
+                Condition::Exists.and(Condition::eq("last_failure", old.last_failure_secs)),
             )
-            .await?;
+            .await
+            {
+                Ok(_) => return Ok(()),
+                Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Within a run, count atomically so that parallel guesses all count.
+        counted(
+            Update::new().add("failures", 1).set("last_failure", now),
+            Condition::Exists,
+        )
+        .await?;
         Ok(())
     }
 

@@ -3,11 +3,11 @@
 use rampart_domain::ids::TenantId;
 use rampart_domain::portal_protocol::{ListPage, Me, NewTenant, TenantView};
 use rampart_domain::tenancy::TenantKind;
-use rampart_domain::validation;
+use rampart_domain::validation::{self, Invalid};
 use rampart_ports::{Condition, Item, Query, SortKey, StoreError, TransactOp};
 
 use super::access::Principal;
-use super::{PortalService, malformed};
+use super::{PortalService, malformed, page_limit};
 use crate::error::ApiError;
 use crate::records::tenant;
 use crate::store_keys;
@@ -40,35 +40,59 @@ impl PortalService {
         self.profile(id).await
     }
 
-    /// The caller's tenant, then (for a reseller) its customers in id order.
-    pub async fn list_tenants(&self, who: &Principal) -> Result<ListPage<TenantView>, ApiError> {
-        let mut items = vec![self.profile(&who.tenant).await?];
-        if who.tenant_kind == TenantKind::Reseller {
-            let mut cursor = None;
-            loop {
-                let page = self
-                    .table
-                    .query(
-                        Query::partition(store_keys::tenant_partition(&who.tenant))
-                            .sk(SortKey::BeginsWith(store_keys::CUSTOMER_PREFIX.into()))
-                            .limit(500)
-                            .after(cursor),
-                    )
-                    .await?;
-                for link in page.items {
-                    let id = link.key.sk.trim_start_matches(store_keys::CUSTOMER_PREFIX);
-                    let id = TenantId::parse(id).map_err(|e| ApiError::Unavailable(e.into()))?;
-                    items.push(self.profile(&id).await?);
-                }
-                match page.next {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
+    /// The caller's tenant, then (for a reseller) its customers in id order, in
+    /// pages. Cursor `b` starts the customers; `s<store cursor>` continues them.
+    pub async fn list_tenants(
+        &self,
+        who: &Principal,
+        limit: Option<u32>,
+        cursor: Option<String>,
+    ) -> Result<ListPage<TenantView>, ApiError> {
+        let limit = page_limit(limit);
+        let mut items = Vec::new();
+        let store_cursor = match cursor.as_deref() {
+            None => {
+                items.push(self.profile(&who.tenant).await?);
+                None
             }
+            Some("b") => None,
+            Some(c) => match c.strip_prefix('s') {
+                Some(rest) => Some(rampart_ports::Cursor(rest.to_owned())),
+                None => {
+                    return Err(Invalid::new("cursor", "not a cursor this list returned").into());
+                }
+            },
+        };
+        let room = limit - items.len() as u32;
+        if who.tenant_kind != TenantKind::Reseller {
+            return Ok(ListPage {
+                items,
+                next_cursor: None,
+            });
+        }
+        if room == 0 {
+            return Ok(ListPage {
+                items,
+                next_cursor: Some("b".into()),
+            });
+        }
+        let page = self
+            .table
+            .query(
+                Query::partition(store_keys::tenant_partition(&who.tenant))
+                    .sk(SortKey::BeginsWith(store_keys::CUSTOMER_PREFIX.into()))
+                    .limit(room)
+                    .after(store_cursor),
+            )
+            .await?;
+        for link in page.items {
+            let id = link.key.sk.trim_start_matches(store_keys::CUSTOMER_PREFIX);
+            let id = TenantId::parse(id).map_err(|e| ApiError::Unavailable(e.into()))?;
+            items.push(self.profile(&id).await?);
         }
         Ok(ListPage {
             items,
-            next_cursor: None,
+            next_cursor: page.next.map(|c| format!("s{}", c.0)),
         })
     }
 
