@@ -11,6 +11,7 @@ use rampart_domain::license::{License, NewLicense};
 use rampart_ports::{Clock, Condition, Item, Query, SortKey, StoreError, Table};
 use serde::Serialize;
 
+use crate::all_pages::all_items;
 use crate::error::ApiError;
 use crate::records::appliance::ApplianceRecord;
 use crate::store_keys;
@@ -72,27 +73,16 @@ impl AdminService {
     }
 
     pub async fn tenants(&self) -> Result<Vec<TenantId>, ApiError> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .table
-                .query(
-                    Query::partition(store_keys::TENANTS_PARTITION)
-                        .limit(500)
-                        .after(cursor),
-                )
-                .await?;
-            for item in page.items {
-                if let Some(t) = item.key.sk.strip_prefix("TENANT#") {
-                    out.push(TenantId::parse(t).map_err(|e| ApiError::Unavailable(e.into()))?);
-                }
-            }
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        let items = all_items(
+            self.table.as_ref(),
+            Query::partition(store_keys::TENANTS_PARTITION),
+        )
+        .await?;
+        items
+            .iter()
+            .filter_map(|item| item.key.sk.strip_prefix("TENANT#"))
+            .map(|t| TenantId::parse(t).map_err(|e| ApiError::Unavailable(e.into())))
+            .collect()
     }
 
     /// Every appliance of one tenant, read from that tenant's partition only.
@@ -101,28 +91,20 @@ impl AdminService {
         tenant: &TenantId,
     ) -> Result<Vec<ApplianceStatus>, ApiError> {
         let now = self.clock.now();
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .table
-                .query(
-                    Query::partition(store_keys::tenant_partition(tenant))
-                        .sk(SortKey::BeginsWith(store_keys::APPLIANCE_PREFIX.into()))
-                        .limit(500)
-                        .after(cursor),
-                )
-                .await?;
-            for item in &page.items {
-                let r =
-                    ApplianceRecord::try_from(item).map_err(|e| ApiError::Unavailable(e.into()))?;
-                out.push(status_row(r, now));
-            }
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        let items = all_items(
+            self.table.as_ref(),
+            Query::partition(store_keys::tenant_partition(tenant))
+                .sk(SortKey::BeginsWith(store_keys::APPLIANCE_PREFIX.into())),
+        )
+        .await?;
+        items
+            .iter()
+            .map(|item| {
+                ApplianceRecord::try_from(item)
+                    .map(|r| status_row(r, now))
+                    .map_err(|e| ApiError::Unavailable(e.into()))
+            })
+            .collect()
     }
 
     /// The whole fleet, tenant by tenant (operator view of the self-hosted console).

@@ -3,6 +3,7 @@
 //! functions and in the self-hosted binary.
 
 pub mod admin;
+pub mod all_pages;
 pub mod device;
 pub mod error;
 pub mod http;

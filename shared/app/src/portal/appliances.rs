@@ -16,6 +16,7 @@ use std::time::Duration;
 use super::access::Principal;
 use super::licenses::{license_view, role_name};
 use super::{PortalService, malformed, page_limit};
+use crate::all_pages::all_items;
 use crate::error::ApiError;
 use crate::records::appliance::ApplianceRecord;
 use crate::records::license;
@@ -100,26 +101,16 @@ fn decode_cursor(c: &str) -> Result<(String, String), ApiError> {
 
 impl PortalService {
     async fn tenant_appliances(&self, tenant: &TenantId) -> Result<Vec<ApplianceRecord>, ApiError> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .table
-                .query(
-                    Query::partition(store_keys::tenant_partition(tenant))
-                        .sk(SortKey::BeginsWith(store_keys::APPLIANCE_PREFIX.into()))
-                        .limit(500)
-                        .after(cursor),
-                )
-                .await?;
-            for item in &page.items {
-                out.push(ApplianceRecord::try_from(item).map_err(malformed)?);
-            }
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        let items = all_items(
+            self.table.as_ref(),
+            Query::partition(store_keys::tenant_partition(tenant))
+                .sk(SortKey::BeginsWith(store_keys::APPLIANCE_PREFIX.into())),
+        )
+        .await?;
+        items
+            .iter()
+            .map(|item| ApplianceRecord::try_from(item).map_err(malformed))
+            .collect()
     }
 
     pub async fn list_appliances(

@@ -7,6 +7,7 @@ use rampart_ports::{Index, Query, SortKey};
 
 use super::access::Principal;
 use super::{PortalService, malformed, page_limit};
+use crate::all_pages::all_items;
 use crate::error::ApiError;
 use crate::records::license;
 use crate::store_keys;
@@ -66,26 +67,16 @@ impl PortalService {
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<License>, ApiError> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .table
-                .query(
-                    Query::partition(store_keys::tenant_licenses_index(tenant))
-                        .on(Index::Gsi1)
-                        .sk(SortKey::BeginsWith("LICENSE#".into()))
-                        .limit(500)
-                        .after(cursor),
-                )
-                .await?;
-            for i in &page.items {
-                out.push(license::from_item(i).map_err(malformed)?);
-            }
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        let items = all_items(
+            self.table.as_ref(),
+            Query::partition(store_keys::tenant_licenses_index(tenant))
+                .on(Index::Gsi1)
+                .sk(SortKey::BeginsWith("LICENSE#".into())),
+        )
+        .await?;
+        items
+            .iter()
+            .map(|i| license::from_item(i).map_err(malformed))
+            .collect()
     }
 }
