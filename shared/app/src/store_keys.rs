@@ -89,3 +89,27 @@ pub fn password_reset(token_id: &str) -> Key {
 pub fn bootstrap_marker() -> Key {
     Key::new("SYSTEM", "BOOTSTRAP")
 }
+
+// ---- communication log -------------------------------------------------------------
+
+/// The sort-key prefix of every log entry in a tenant's partition.
+pub const LOG_PREFIX: &str = "LOG#";
+
+/// Digits of the zero-padded seq in the sort key (u64::MAX has 20).
+pub const SEQ_DIGITS: usize = 20;
+
+/// The sort-key prefix of one appliance's entries (ends in `#`, so one id is never
+/// a prefix of another's).
+pub fn log_prefix(appliance: &ApplianceId) -> String {
+    format!("{LOG_PREFIX}{appliance}#")
+}
+
+/// The sort key of entry `seq` of an appliance.
+pub fn log_sort(appliance: &ApplianceId, seq: u64) -> String {
+    format!("{LOG_PREFIX}{appliance}#{seq:0width$}", width = SEQ_DIGITS)
+}
+
+/// The key of entry `seq` of an appliance of `tenant`.
+pub fn log_entry(tenant: &TenantId, appliance: &ApplianceId, seq: u64) -> Key {
+    Key::new(tenant_partition(tenant), log_sort(appliance, seq))
+}

@@ -3,7 +3,9 @@
 //! the per-user throttle and opaque session tokens.
 
 pub mod base32;
+pub mod device_seal;
 pub mod password;
+pub mod pin;
 pub mod qr;
 mod random;
 pub mod secret_box;
