@@ -23,7 +23,7 @@
 use rampart_domain::Timestamp;
 use rampart_domain::comm_log::{ChainHead, Direction, LogEntry, LogStatus, RETENTION};
 use rampart_domain::ids::{ApplianceId, TenantId};
-use rampart_ports::{Condition, Cursor, Item, Key, Query, SortKey, Update, Value};
+use rampart_ports::{Condition, Cursor, Item, Query, SortKey, Update, Value};
 
 use super::{MalformedItem, malformed, required};
 use crate::store_keys::{self, LOG_PREFIX, SEQ_DIGITS, log_entry, log_prefix};
