@@ -209,6 +209,7 @@ mod tests {
     use super::*;
     use crate::store_keys::log_sort;
     use rampart_domain::comm_log::{LogFields, append, verify_chain, verify_head};
+    use rampart_ports::Key;
 
     fn tenant() -> TenantId {
         TenantId::parse("123456.sms").unwrap()
