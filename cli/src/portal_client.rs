@@ -291,6 +291,24 @@ impl PortalClient {
         self.empty(self.request(Method::DELETE, url)).await
     }
 
+    /// `POST /v1/tenants/{tenant}/users/{email}/revoke-sessions`: how many ended.
+    pub async fn revoke_sessions(
+        &self,
+        tenant: &TenantId,
+        email: &Email,
+    ) -> Result<u64, PortalError> {
+        let url = self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "users",
+            email.as_str(),
+            "revoke-sessions",
+        ]);
+        let answer: serde_json::Value = self.json(self.request(Method::POST, url)).await?;
+        Ok(answer["revoked"].as_u64().unwrap_or(0))
+    }
+
     /// `GET /v1/tenants/{tenant}/licenses`.
     pub async fn licenses(
         &self,

@@ -283,6 +283,14 @@ pub enum UsersCommand {
         #[arg(long, value_parser = parse_tenant)]
         tenant: Option<TenantId>,
     },
+    /// End every session of a user (they sign in again).
+    Revoke {
+        #[arg(value_parser = parse_email)]
+        email: Email,
+        /// The tenant [default: your own].
+        #[arg(long, value_parser = parse_tenant)]
+        tenant: Option<TenantId>,
+    },
     /// Remove a user from the tenant.
     Remove {
         #[arg(value_parser = parse_email)]
@@ -804,6 +812,18 @@ pub async fn users(
                     wire_name(&user.role),
                     user.tenant
                 )?;
+            }
+        }
+        UsersCommand::Revoke { email, tenant } => {
+            let tenant = s.tenant_or_own(tenant).await?;
+            let revoked = s.client.revoke_sessions(&tenant, &email).await?;
+            if opts.json {
+                write_json(
+                    out,
+                    &serde_json::json!({"user": email, "tenant": tenant, "revoked": revoked}),
+                )?;
+            } else {
+                writeln!(out, "Ended {revoked} session(s) of {email}.")?;
             }
         }
         UsersCommand::Remove { email, tenant } => {

@@ -149,6 +149,33 @@ async fn an_administrator_signs_in_and_works_with_the_cli() {
     .unwrap();
     assert_ne!(out.status.code(), Some(0));
 
+    // An administrator can end a user's sessions, here its own.
+    let s = session.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        rampart(
+            &s,
+            &["users", "revoke", rampart::demo::DEMO_ADMIN, "--json"],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let revoked: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(revoked["revoked"], 1);
+    let s = session.clone();
+    let out = tokio::task::spawn_blocking(move || rampart(&s, &["me"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the revoked session no longer works"
+    );
+
     // Sign-out: the session is gone and commands say so with exit 3.
     let s = session.clone();
     let out = tokio::task::spawn_blocking(move || rampart(&s, &["logout"]))

@@ -454,7 +454,7 @@ async fn invited_users_set_a_password_from_the_mail_and_removal_revokes_them() {
         )
         .await;
     assert_eq!(set.status, 204, "{}", set.body);
-    let (viewer, _) = app.sign_in("viewer@reseller.test", None).await;
+    let (viewer, secret) = app.sign_in("viewer@reseller.test", None).await;
     let users = app
         .call("GET", "/v1/tenants/100000.sms/users", Some(&viewer), None)
         .await;
@@ -468,6 +468,28 @@ async fn invited_users_set_a_password_from_the_mail_and_removal_revokes_them() {
         )
         .await;
     assert_eq!(forbidden.status, 403);
+
+    // An administrator ends the viewer's sessions; the viewer signs in again.
+    let revoked = app
+        .call(
+            "POST",
+            "/v1/tenants/100000.sms/users/viewer@reseller.test/revoke-sessions",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (revoked.status, revoked.body["revoked"].as_u64()),
+        (200, Some(1)),
+        "{}",
+        revoked.body
+    );
+    assert_eq!(
+        app.call("GET", "/v1/me", Some(&viewer), None).await.status,
+        401,
+        "revoked"
+    );
+    let (viewer, _) = app.sign_in("viewer@reseller.test", Some(&secret)).await;
 
     let removed = app
         .call(

@@ -96,6 +96,7 @@ fn body(spec: &RouteSpec) -> Option<Value> {
     match (spec.method, spec.path) {
         ("GET", _) | ("DELETE", _) => None,
         ("POST", "/v1/auth/logout") => None,
+        ("POST", "/v1/tenants/{tenant}/users/{email}/revoke-sessions") => None,
         ("POST", "/v1/tenants") => Some(json!({"id": "100009.sms", "name": "New customer"})),
         ("POST", "/v1/tenants/{tenant}/users") => {
             Some(json!({"email": "new@example.test", "role": "viewer"}))

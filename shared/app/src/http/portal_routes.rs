@@ -59,6 +59,7 @@ fn handler(spec: &RouteSpec) -> MethodRouter<Svc> {
         ("GET", "/v1/tenants/{tenant}/users") => get(list_users),
         ("POST", "/v1/tenants/{tenant}/users") => post(add_user),
         ("DELETE", "/v1/tenants/{tenant}/users/{email}") => delete(remove_user),
+        ("POST", "/v1/tenants/{tenant}/users/{email}/revoke-sessions") => post(revoke_sessions),
         ("GET", "/v1/tenants/{tenant}/licenses") => get(list_licenses),
         ("GET", "/v1/tenants/{tenant}/appliances") => get(list_appliances),
         ("GET", "/v1/tenants/{tenant}/appliances/{appliance}") => get(appliance_detail),
@@ -286,6 +287,21 @@ async fn remove_user(
         .ok_or(ApiError::NotFound)?;
     svc.remove_user(&who, &tenant_param(&p)?, &email).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn revoke_sessions(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    let email = p
+        .get("email")
+        .and_then(|e| Email::parse(e).ok())
+        .ok_or(ApiError::NotFound)?;
+    let revoked = svc
+        .revoke_sessions(&who, &tenant_param(&p)?, &email)
+        .await?;
+    Ok(Json(serde_json::json!({ "revoked": revoked })).into_response())
 }
 
 async fn list_licenses(

@@ -52,6 +52,11 @@ pub const PORTAL_ROUTES: &[RouteSpec] = &[
         "/v1/tenants/{tenant}/users/{email}",
         Access::TenantChange,
     ),
+    route(
+        "POST",
+        "/v1/tenants/{tenant}/users/{email}/revoke-sessions",
+        Access::TenantChange,
+    ),
     route("GET", "/v1/tenants/{tenant}/licenses", Access::TenantRead),
     route("GET", "/v1/tenants/{tenant}/appliances", Access::TenantRead),
     route(

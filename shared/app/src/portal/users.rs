@@ -132,4 +132,22 @@ impl PortalService {
         tracing::info!(user = %email, tenant = %tenant, by = %who.email, revoked, "user removed");
         Ok(())
     }
+
+    /// Ends every session of a user of the tenant (an administrator's action, e.g.
+    /// for a lost laptop); the user signs in again.
+    pub async fn revoke_sessions(
+        &self,
+        who: &Principal,
+        tenant: &TenantId,
+        email: &Email,
+    ) -> Result<u32, ApiError> {
+        self.authorize_tenant(who, tenant).await?;
+        who.require_change()?;
+        if self.load_user(tenant, email).await?.is_none() {
+            return Err(ApiError::NotFound);
+        }
+        let revoked = self.revoke_user_sessions(email).await?;
+        tracing::info!(user = %email, tenant = %tenant, by = %who.email, revoked, "sessions revoked");
+        Ok(revoked)
+    }
 }
