@@ -114,7 +114,7 @@ pub fn print_appliances(
 
 /// Creates the first reseller administrator and prints, once, how to sign in.
 pub async fn bootstrap(
-    portal: &rampart_app::portal::PortalService,
+    table: &dyn rampart_ports::Table,
     tenant: &str,
     name: &str,
     email: &str,
@@ -124,8 +124,8 @@ pub async fn bootstrap(
 ) -> anyhow::Result<()> {
     let tenant = TenantId::parse(tenant)?;
     let email = rampart_domain::tenancy::Email::parse(email)?;
-    let done = portal
-        .bootstrap(tenant, name.to_owned(), email)
+    let now = rampart_domain::Timestamp::now_system();
+    let done = rampart_app::portal::bootstrap(table, now, tenant, name.to_owned(), email)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if json {

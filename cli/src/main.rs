@@ -329,14 +329,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     email,
                     server,
                 } => {
-                    let portal = rampart::portal_setup::self_hosted_portal(
-                        stores_table,
-                        Arc::new(SystemClock),
-                        &store.data_dir,
+                    admin_cmd::bootstrap(
+                        stores_table.as_ref(),
+                        &tenant,
+                        &name,
+                        &email,
                         &server,
-                    )?;
-                    admin_cmd::bootstrap(&portal, &tenant, &name, &email, &server, json, &mut out)
-                        .await
+                        json,
+                        &mut out,
+                    )
+                    .await
                 }
             }
         }

@@ -131,6 +131,10 @@ fn bootstrap_creates_the_first_reseller_administrator_once() {
             "rampart login --server http://127.0.0.1:8080 --email admin@reseller.example"
         )
     );
+    assert!(
+        !dir.path().join("secrets/totp.key").exists(),
+        "bootstrap needs only the store, no TOTP key"
+    );
     let again = rampart(dir.path(), &args);
     assert_eq!(again.status.code(), Some(1), "refuses to run twice");
     assert!(String::from_utf8_lossy(&again.stderr).contains("already bootstrapped"));

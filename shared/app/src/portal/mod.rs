@@ -15,7 +15,7 @@ mod users;
 
 pub use access::Principal;
 pub use appliances::ApplianceQuery;
-pub use bootstrap::Bootstrapped;
+pub use bootstrap::{Bootstrapped, bootstrap};
 
 use rampart_identity::SecretKey;
 use rampart_ports::{Clock, Mailer, Table};
