@@ -21,12 +21,25 @@ pub(crate) struct PendingFile {
     done: bool,
 }
 
+/// Who may read the new file (and any directory created for it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// The process's umask decides.
+    Default,
+    /// Owner only: 0600 files, 0700 directories (mail with one-time links, keys).
+    Private,
+}
+
 impl PendingFile {
     pub(crate) fn create(target: &Path) -> io::Result<Self> {
+        Self::create_with(target, Access::Default)
+    }
+
+    pub(crate) fn create_with(target: &Path, access: Access) -> io::Result<Self> {
         let dir = target
             .parent()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "target has no parent"))?;
-        create_dirs_durably(dir)?;
+        create_dirs_durably(dir, access)?;
         let name = target
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "target has no name"))?;
@@ -35,10 +48,14 @@ impl PendingFile {
             name.to_string_lossy(),
             random_hex(8)
         ));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if access == Access::Private {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&temp)?;
         Ok(Self {
             file,
             temp,
@@ -69,21 +86,31 @@ impl Drop for PendingFile {
 }
 
 pub(crate) fn write_atomically(target: &Path, data: &[u8]) -> io::Result<()> {
-    let mut pending = PendingFile::create(target)?;
+    write_atomically_with(target, data, Access::Default)
+}
+
+pub(crate) fn write_atomically_with(target: &Path, data: &[u8], access: Access) -> io::Result<()> {
+    let mut pending = PendingFile::create_with(target, access)?;
     pending.write(data)?;
     pending.commit()
 }
 
 /// Creates missing directories and fsyncs the parent of each one created, so the
 /// new directory entries survive a crash along with the file.
-fn create_dirs_durably(dir: &Path) -> io::Result<()> {
+fn create_dirs_durably(dir: &Path, access: Access) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent() {
-        create_dirs_durably(parent)?;
+        create_dirs_durably(parent, access)?;
     }
-    match fs::create_dir(dir) {
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    if access == Access::Private {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    match builder.create(dir) {
         Ok(()) => sync_dir(dir.parent().unwrap_or(Path::new("."))),
         // Another writer created it meanwhile.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),

@@ -10,13 +10,11 @@
 use async_trait::async_trait;
 use rampart_domain::Timestamp;
 use rampart_ports::{Clock, Mail, Mailer, StoreError, SystemClock};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::atomic_file::TEMP_MARKER;
+use crate::atomic_file::{Access, write_atomically_with};
 use crate::random_token::random_hex;
 
 /// The extension of finished messages; temp files are hidden and never end in it.
@@ -91,15 +89,17 @@ impl OutboxMailer {
         let message = render(&self.from, &mail, now, &message_id(&self.from));
         let path = self.dir.join(&name);
         let target = path.clone();
-        tokio::task::spawn_blocking(move || write_private_atomically(&target, message.as_bytes()))
-            .await
-            .map_err(|e| StoreError::unavailable_msg(format!("outbox writer task failed: {e}")))?
-            .map_err(|e| {
-                StoreError::unavailable_msg(format!(
-                    "writing mail to outbox {}: {e}",
-                    self.dir.display()
-                ))
-            })?;
+        tokio::task::spawn_blocking(move || {
+            write_atomically_with(&target, message.as_bytes(), Access::Private)
+        })
+        .await
+        .map_err(|e| StoreError::unavailable_msg(format!("outbox writer task failed: {e}")))?
+        .map_err(|e| {
+            StoreError::unavailable_msg(format!(
+                "writing mail to outbox {}: {e}",
+                self.dir.display()
+            ))
+        })?;
         // The recipient and file name only: the body holds one-time links.
         tracing::info!(to = %mail.to, file = %name, "mail written to the outbox");
         Ok(path)
@@ -177,104 +177,25 @@ fn message_id(from: &str) -> String {
     format!("<{}@{domain}>", random_hex(16))
 }
 
+fn utc(t: Timestamp) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(t.millis()).unwrap_or_default()
+}
+
 /// `20261125T120000.000Z`: fixed width, so names sort by time.
 fn file_stamp(t: Timestamp) -> String {
-    let (y, mo, d, h, mi, s) = civil(t.secs());
-    format!(
-        "{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}.{:03}Z",
-        t.millis().rem_euclid(1000)
-    )
+    utc(t).format("%Y%m%dT%H%M%S%.3fZ").to_string()
 }
 
 /// `Wed, 25 Nov 2026 12:00:00 +0000`.
 fn rfc5322_date(t: Timestamp) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (y, mo, d, h, mi, s) = civil(t.secs());
-    // 1970-01-01 was a Thursday.
-    let weekday = DAYS[t.secs().div_euclid(86_400).rem_euclid(7) as usize];
-    format!(
-        "{weekday}, {d:02} {} {y:04} {h:02}:{mi:02}:{s:02} +0000",
-        MONTHS[(mo - 1) as usize]
-    )
-}
-
-/// UTC calendar fields of Unix seconds (H. Hinnant's days-to-civil).
-fn civil(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Creates `target` (which must not exist) with mode 0600 and `data`, durably:
-/// hidden temp file, fsync, rename, fsync of the directory.
-fn write_private_atomically(target: &Path, data: &[u8]) -> io::Result<()> {
-    let dir = target
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "target has no parent"))?;
-    create_private_dir(dir)?;
-    let name = target
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "target has no name"))?;
-    let temp = dir.join(format!(
-        ".{}{TEMP_MARKER}{}",
-        name.to_string_lossy(),
-        random_hex(8)
-    ));
-    let result = (|| {
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&temp)?;
-        file.write_all(data)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp, target)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
-}
-
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)?;
-    if let Some(parent) = dir.parent() {
-        File::open(parent)?.sync_all()?;
-    }
-    Ok(())
+    utc(t).format("%a, %d %b %Y %H:%M:%S +0000").to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rampart_ports::ManualClock;
+    use std::fs;
 
     fn mail(body: &str) -> Mail {
         Mail {
@@ -434,7 +355,7 @@ mod tests {
         let target = tmp.path().join("existing-dir");
         fs::create_dir(&target).unwrap();
         // Renaming a file over a directory fails: the temp file must go too.
-        assert!(write_private_atomically(&target, b"x").is_err());
+        assert!(write_atomically_with(&target, b"x", Access::Private).is_err());
         assert_eq!(names(tmp.path()), vec!["existing-dir".to_owned()]);
     }
 
