@@ -1,10 +1,12 @@
 //! `/v1/admin/...`: the operator's view of the self-hosted console, behind a
 //! bearer token kept in the data directory. (Tenant users get the portal API.)
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::routing::get;
 use axum::{Json, Router};
+use rampart_domain::validation::Invalid;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -49,11 +51,21 @@ pub fn admin_routes(admin: Arc<AdminService>, token: OperatorToken) -> Router {
 #[derive(serde::Serialize)]
 struct ApplianceList {
     items: Vec<ApplianceStatus>,
+    next_cursor: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    limit: Option<u32>,
+    /// The id of the last appliance of the previous page.
+    cursor: Option<String>,
 }
 
 async fn appliances(
     State(st): State<AdminState>,
     headers: HeaderMap,
+    page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<ApplianceList>, ApiError> {
     let presented = headers
         .get(header::AUTHORIZATION)
@@ -63,7 +75,28 @@ async fn appliances(
     if !st.token.accepts(presented) {
         return Err(ApiError::Unauthorized);
     }
+    let Query(page) =
+        page.map_err(|e| ApiError::InvalidField(Invalid::new("query", e.body_text())))?;
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Invalid::new("limit", "1 to 1000").into());
+    }
+    // The fleet comes in tenant order, then appliance id: a stable order to page through.
+    let fleet = st.admin.fleet().await?;
+    let start = match &page.cursor {
+        None => 0,
+        Some(c) => {
+            fleet
+                .iter()
+                .position(|r| r.appliance_id.as_str() == c)
+                .ok_or_else(|| Invalid::new("cursor", "not a cursor this list returned"))?
+                + 1
+        }
+    };
+    let end = (start + limit as usize).min(fleet.len());
+    let next_cursor = (end < fleet.len()).then(|| fleet[end - 1].appliance_id.to_string());
     Ok(Json(ApplianceList {
-        items: st.admin.fleet().await?,
+        items: fleet[start..end].to_vec(),
+        next_cursor,
     }))
 }
