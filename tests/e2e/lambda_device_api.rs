@@ -4,8 +4,6 @@
 
 use base64::Engine;
 use chrono::{Duration as ChronoDuration, Utc};
-use lambda_http::request::LambdaRequest;
-use lambda_http::{Adapter, Context, LambdaEvent, Service};
 use rampart_app::admin::AdminService;
 use rampart_app::device::DeviceConfig;
 use rampart_domain::device_protocol::{
@@ -16,11 +14,12 @@ use rampart_domain::firmware::FirmwareVersion;
 use rampart_domain::ids::{Serial, TenantId};
 use rampart_domain::license::NewLicense;
 use rampart_ports::SystemClock;
+use rampart_tests::api_gateway::{http_api_event, invoke};
 use rampart_tests::aws_env;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// An API Gateway HTTP API v2 event as Lambda receives it.
+/// An API Gateway HTTP API v2 event for the device API's route.
 fn event(
     method: &str,
     path: &str,
@@ -28,36 +27,14 @@ fn event(
     body: &[u8],
     base64: bool,
 ) -> serde_json::Value {
-    let body = if base64 {
-        base64::engine::general_purpose::STANDARD.encode(body)
-    } else {
-        String::from_utf8(body.to_vec()).unwrap()
-    };
-    serde_json::json!({
-        "version": "2.0",
-        "routeKey": "ANY /v1/device/{proxy+}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abcdef1234",
-            "domainName": "abcdef1234.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abcdef1234",
-            "http": {
-                "method": method, "path": path, "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.9", "userAgent": "rampart-agent"
-            },
-            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-            "routeKey": "ANY /v1/device/{proxy+}",
-            "stage": "$default",
-            "time": "25/Nov/2026:12:00:00 +0000",
-            "timeEpoch": 1_795_000_000_000i64
-        },
-        "pathParameters": {"proxy": path.trim_start_matches("/v1/device/")},
-        "body": body,
-        "isBase64Encoded": base64
-    })
+    http_api_event(
+        "ANY /v1/device/{proxy+}",
+        method,
+        path,
+        headers,
+        body,
+        base64,
+    )
 }
 
 fn signed(
@@ -89,32 +66,6 @@ fn signed(
         h[HEADER_APPLIANCE] = serde_json::json!(a);
     }
     h
-}
-
-async fn invoke(router: &axum::Router, event: serde_json::Value) -> (u16, serde_json::Value) {
-    let req: LambdaRequest = serde_json::from_value(event).expect("an API Gateway v2 event");
-    let mut adapter = Adapter::from(router.clone());
-    let resp = adapter
-        .call(LambdaEvent::new(req, Context::default()))
-        .await
-        .expect("the router is infallible");
-    let resp = serde_json::to_value(&resp).unwrap();
-    let status = resp["statusCode"].as_u64().unwrap() as u16;
-    let raw = resp["body"].as_str().unwrap_or_default();
-    let body = if resp["isBase64Encoded"].as_bool() == Some(true) {
-        String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(raw)
-                .unwrap(),
-        )
-        .unwrap()
-    } else {
-        raw.to_owned()
-    };
-    (
-        status,
-        serde_json::from_str(&body).unwrap_or_else(|_| panic!("JSON body: {body:?}")),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

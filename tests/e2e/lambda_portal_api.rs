@@ -4,13 +4,12 @@
 //! parameter, mail through SES.
 
 use base64::Engine;
-use lambda_http::request::LambdaRequest;
-use lambda_http::{Adapter, Context, LambdaEvent, Service};
 use portal_api::PortalSettings;
 use rampart_app::portal::PortalService;
 use rampart_domain::ids::TenantId;
 use rampart_domain::tenancy::Email;
 use rampart_ports::SystemClock;
+use rampart_tests::api_gateway::{http_api_event, invoke};
 use rampart_tests::aws_env;
 use std::sync::Arc;
 
@@ -18,60 +17,15 @@ use crate::mailer_and_keys::moto_sent_messages;
 
 /// An API Gateway HTTP API v2 event for the portal's catch-all route.
 fn event(method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
-    let body = body.map(|b| b.to_string());
-    serde_json::json!({
-        "version": "2.0",
-        "routeKey": "ANY /v1/{proxy+}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "user-agent": "rampart-cli"},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abcdef1234",
-            "domainName": "abcdef1234.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abcdef1234",
-            "http": {
-                "method": method, "path": path, "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.10", "userAgent": "rampart-cli"
-            },
-            "requestId": "d7bf0bd7-7b61-11e6-9a41-93e8deadbeef",
-            "routeKey": "ANY /v1/{proxy+}",
-            "stage": "$default",
-            "time": "25/Nov/2026:12:00:00 +0000",
-            "timeEpoch": 1_795_000_000_000i64
-        },
-        "pathParameters": {"proxy": path.trim_start_matches("/v1/")},
-        "body": body,
-        "isBase64Encoded": false
-    })
-}
-
-async fn invoke(router: &axum::Router, event: serde_json::Value) -> (u16, serde_json::Value) {
-    let req: LambdaRequest = serde_json::from_value(event).expect("an API Gateway v2 event");
-    let mut adapter = Adapter::from(router.clone());
-    let resp = adapter
-        .call(LambdaEvent::new(req, Context::default()))
-        .await
-        .expect("the router is infallible");
-    let resp = serde_json::to_value(&resp).unwrap();
-    let status = resp["statusCode"].as_u64().unwrap() as u16;
-    let raw = resp["body"].as_str().unwrap_or_default();
-    let body = if resp["isBase64Encoded"].as_bool() == Some(true) {
-        String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(raw)
-                .unwrap(),
-        )
-        .unwrap()
-    } else {
-        raw.to_owned()
-    };
-    let json = if body.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_str(&body).unwrap_or_else(|_| panic!("JSON body: {body:?}"))
-    };
-    (status, json)
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    http_api_event(
+        "ANY /v1/{proxy+}",
+        method,
+        path,
+        serde_json::json!({"content-type": "application/json", "user-agent": "rampart-cli"}),
+        body.as_bytes(),
+        false,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
