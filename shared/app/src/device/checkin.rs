@@ -9,7 +9,7 @@ use rampart_ports::{ReturnItem, StoreError};
 use super::{DeviceAuth, DeviceService};
 use crate::error::ApiError;
 use crate::json_body;
-use crate::records::appliance::{ApplianceRecord, checkin_write};
+use crate::records::appliance::checkin_write;
 use crate::records::credential::Credential;
 use crate::store_keys;
 
@@ -58,13 +58,13 @@ impl DeviceService {
         // The pending-command count rides on the appliance item, so an idle
         // appliance learns there is nothing to do from its own write; commands are
         // read only when there are some (the jobs feature queues them).
-        let _pending = written
+        // Only the one attribute is read: parsing the whole record (and its stored
+        // report) on every check-in would be wasted work on the hottest path.
+        let pending = written
             .as_ref()
-            .map(ApplianceRecord::try_from)
-            .transpose()
-            .map_err(|e| ApiError::Unavailable(e.into()))?
-            .map_or(0, |r| r.pending_commands);
-        tracing::debug!(appliance = %id, "check-in");
+            .and_then(|item| item.i64("pending_commands"))
+            .unwrap_or(0);
+        tracing::debug!(appliance = %id, pending, "check-in");
         Ok(CheckinResponse {
             commands: Vec::new(),
             poll_interval_secs: poll,
