@@ -6,7 +6,7 @@ use rampart_domain::portal_protocol::{LicenseView, ListPage};
 use rampart_ports::{Index, Query, SortKey};
 
 use super::access::Principal;
-use super::{PortalService, malformed, page_limit};
+use super::{PortalService, malformed, page_limit, page_of};
 use crate::all_pages::all_items;
 use crate::error::ApiError;
 use crate::records::license;
@@ -40,26 +40,16 @@ impl PortalService {
         cursor: Option<String>,
     ) -> Result<ListPage<LicenseView>, ApiError> {
         self.authorize_tenant(who, tenant).await?;
-        let page = self
-            .table
-            .query(
-                Query::partition(store_keys::tenant_licenses_index(tenant))
-                    .on(Index::Gsi1)
-                    .sk(SortKey::BeginsWith("LICENSE#".into()))
-                    .limit(page_limit(limit))
-                    .after(cursor.map(rampart_ports::Cursor)),
-            )
-            .await?;
-        let items = page
-            .items
-            .iter()
-            .map(|i| license::from_item(i).map(|l| license_view(&l)))
-            .collect::<Result<_, _>>()
-            .map_err(malformed)?;
-        Ok(ListPage {
-            items,
-            next_cursor: page.next.map(|c| c.0),
-        })
+        page_of(
+            self.table.as_ref(),
+            Query::partition(store_keys::tenant_licenses_index(tenant))
+                .on(Index::Gsi1)
+                .sk(SortKey::BeginsWith("LICENSE#".into()))
+                .limit(page_limit(limit))
+                .after(cursor.map(rampart_ports::Cursor)),
+            |i| license::from_item(i).map(|l| license_view(&l)),
+        )
+        .await
     }
 
     /// All licenses of a tenant (for cluster partner lookups).

@@ -87,3 +87,22 @@ fn page_limit(limit: Option<u32>) -> u32 {
 fn malformed(e: crate::records::MalformedItem) -> crate::ApiError {
     crate::ApiError::Unavailable(e.into())
 }
+
+/// One page of a query, each item mapped to its view.
+async fn page_of<T>(
+    table: &dyn Table,
+    query: rampart_ports::Query,
+    view: impl Fn(&rampart_ports::Item) -> Result<T, crate::records::MalformedItem>,
+) -> Result<rampart_domain::portal_protocol::ListPage<T>, crate::ApiError> {
+    let page = table.query(query).await?;
+    let items = page
+        .items
+        .iter()
+        .map(view)
+        .collect::<Result<_, _>>()
+        .map_err(malformed)?;
+    Ok(rampart_domain::portal_protocol::ListPage {
+        items,
+        next_cursor: page.next.map(|c| c.0),
+    })
+}

@@ -7,7 +7,7 @@ use rampart_domain::tenancy::Email;
 use rampart_ports::{Condition, Item, Query, SortKey, StoreError, TransactOp};
 
 use super::access::Principal;
-use super::{PortalService, malformed, page_limit};
+use super::{PortalService, page_limit, page_of};
 use crate::error::ApiError;
 use crate::records::user::{self, UserRecord};
 use crate::store_keys;
@@ -30,25 +30,15 @@ impl PortalService {
         cursor: Option<String>,
     ) -> Result<ListPage<UserView>, ApiError> {
         self.authorize_tenant(who, tenant).await?;
-        let page = self
-            .table
-            .query(
-                Query::partition(store_keys::tenant_partition(tenant))
-                    .sk(SortKey::BeginsWith(store_keys::USER_PREFIX.into()))
-                    .limit(page_limit(limit))
-                    .after(cursor.map(rampart_ports::Cursor)),
-            )
-            .await?;
-        let items = page
-            .items
-            .iter()
-            .map(|i| user::from_item(i).map(|u| view(&u)))
-            .collect::<Result<_, _>>()
-            .map_err(malformed)?;
-        Ok(ListPage {
-            items,
-            next_cursor: page.next.map(|c| c.0),
-        })
+        page_of(
+            self.table.as_ref(),
+            Query::partition(store_keys::tenant_partition(tenant))
+                .sk(SortKey::BeginsWith(store_keys::USER_PREFIX.into()))
+                .limit(page_limit(limit))
+                .after(cursor.map(rampart_ports::Cursor)),
+            |i| user::from_item(i).map(|u| view(&u)),
+        )
+        .await
     }
 
     /// Creates the user (e-mail unique across tenants) and mails a link to set
