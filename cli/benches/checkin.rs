@@ -842,6 +842,7 @@ fn main() -> anyhow::Result<()> {
             store: StoreKind::Embedded,
             public_url: None,
             poll_interval: Duration::from_secs(60),
+            maintenance_every: rampart_app::jobs::maintenance::SWEEP_EVERY,
         },
         clock.clone(),
     ))?;

@@ -107,6 +107,26 @@ async fn demo_licenses(
     Ok(out)
 }
 
+/// The PIN set on every demo appliance (SPEC 3.4): made once, kept in a 0600 file
+/// beside the admin password so PIN-protected jobs can be tried.
+fn demo_pin(dir: &Path) -> anyhow::Result<rampart_identity::pin::Pin> {
+    let file = dir.join("pin.txt");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        return rampart_identity::pin::Pin::parse(text.trim())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()));
+    }
+    let mut random = [0u8; 4];
+    getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pin = format!("{:06}", u32::from_le_bytes(random) % 1_000_000);
+    std::fs::create_dir_all(dir)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(&file)?.write_all(pin.as_bytes())?;
+    rampart_identity::pin::Pin::parse(&pin).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// Seeds the demo and starts its fleet inside the server's process.
 pub async fn start(
     server: &mut RunningServer,
@@ -117,7 +137,14 @@ pub async fn start(
     demo_portal(server, &dir).await?;
     let licenses = demo_licenses(&server.admin, &dir, appliances).await?;
     let firmware = FirmwareVersion::parse("14.0.2")?;
-    let handles = fleet::spawn_fleet(&server.base_url, licenses, &dir.join("agents"), firmware)?;
+    let options = rampart_agent::AgentOptions::from_env().with_pin(demo_pin(&dir)?);
+    let handles = fleet::spawn_fleet_with(
+        &server.base_url,
+        licenses,
+        &dir.join("agents"),
+        firmware,
+        &options,
+    )?;
     for h in handles {
         server.adopt(tokio::spawn(async move {
             if let Ok(Err(e)) = h.await {
@@ -155,6 +182,10 @@ pub async fn start(
         "portal: rampart login --server {} --email {DEMO_ADMIN} --password-file {}",
         server.base_url,
         dir.join("admin-password.txt").display()
+    );
+    tracing::info!(
+        "the demo appliances' PIN is in {}",
+        dir.join("pin.txt").display()
     );
     Ok(())
 }

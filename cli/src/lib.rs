@@ -5,6 +5,8 @@ pub mod admin_cmd;
 pub mod agent_cmd;
 pub mod backend;
 pub mod demo;
+pub mod jobs_cmd;
+pub mod log_cmd;
 pub mod logging;
 pub mod portal_client;
 pub mod portal_cmd;

@@ -2,7 +2,10 @@
 
 use clap::{Parser, Subcommand};
 use rampart::admin_cmd::{self, LicenseArgs, Role};
+use rampart::agent_cmd::{AgentAction, ApplianceArgs};
 use rampart::backend::{self, StoreKind};
+use rampart::jobs_cmd::{self, JobsCommand};
+use rampart::log_cmd::{self, LogArgs};
 use rampart::portal_cmd::{
     self, AppliancesCommand, EXIT_CODES_HELP, LoginArgs, PortalOpts, TenantsCommand, UsersCommand,
 };
@@ -61,9 +64,21 @@ enum Command {
         /// How many simulated appliances the demo runs.
         #[arg(long, default_value_t = 6)]
         demo_appliances: usize,
+        /// Seconds between maintenance sweeps (command time-outs); for tests.
+        #[arg(
+            long,
+            hide = true,
+            env = "RAMPART_MAINTENANCE_EVERY_SECS",
+            default_value_t = rampart_app::jobs::maintenance::SWEEP_EVERY.as_secs()
+        )]
+        maintenance_every_secs: u64,
     },
-    /// Act as an appliance (the reference agent), or as a fleet of them.
+    /// Act as an appliance (the reference agent), or as a fleet of them; or log in
+    /// locally on one (`rampart agent unblock-pin`).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Agent {
+        #[command(subcommand)]
+        action: Option<AgentAction>,
         /// The console's base URL.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         server: String,
@@ -86,6 +101,10 @@ enum Command {
         state_dir: PathBuf,
         #[arg(long, default_value = "14.0.2")]
         firmware: String,
+        /// Authorizations, PIN and wrong-PIN limit (the same for every appliance of a
+        /// fleet).
+        #[command(flatten)]
+        appliance: ApplianceArgs,
     },
     /// Operator commands.
     Admin {
@@ -142,6 +161,24 @@ enum Command {
         #[command(subcommand)]
         command: TenantsCommand,
     },
+    /// Operations on appliances (reboot, shutdown, factory reset, rollback, firmware
+    /// update, application start/stop/restart) as jobs, through the portal API.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Jobs {
+        #[command(flatten)]
+        opts: PortalOpts,
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// An appliance's communication log, newest first (`rampart log APPLIANCE`), or a
+    /// check of its hash chain (`rampart log verify APPLIANCE`).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Log {
+        #[command(flatten)]
+        opts: PortalOpts,
+        #[command(flatten)]
+        args: LogArgs,
+    },
 }
 
 impl Command {
@@ -153,7 +190,9 @@ impl Command {
             | Command::Me { opts }
             | Command::Appliances { opts, .. }
             | Command::Users { opts, .. }
-            | Command::Tenants { opts, .. } => Some(opts.json),
+            | Command::Tenants { opts, .. }
+            | Command::Jobs { opts, .. }
+            | Command::Log { opts, .. } => Some(opts.json),
             Command::Serve { .. } | Command::Agent { .. } | Command::Admin { .. } => None,
         }
     }
@@ -236,6 +275,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             poll_interval,
             demo,
             demo_appliances,
+            maintenance_every_secs,
         } => {
             let config = ServeConfig {
                 listen,
@@ -243,6 +283,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 store: store.store,
                 public_url,
                 poll_interval: Duration::from_secs(poll_interval.max(1)),
+                maintenance_every: Duration::from_secs(maintenance_every_secs.max(1)),
             };
             let mut server = serve::start(config, Arc::new(SystemClock)).await?;
             if demo {
@@ -254,6 +295,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Agent {
+            action: Some(action),
+            ..
+        } => agent_cmd::action(action, &mut std::io::stdout().lock()),
+        Command::Agent {
+            action: None,
             server,
             serial,
             secret_file,
@@ -262,13 +308,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
             licenses,
             state_dir,
             firmware,
+            appliance,
         } => match (fleet, licenses, serial) {
             (Some(n), Some(file), _) => {
-                agent_cmd::run_fleet(&server, n, &file, &state_dir, &firmware).await
+                let options = appliance.options()?;
+                agent_cmd::run_fleet(&server, n, &file, &state_dir, &firmware, options).await
             }
             (_, _, Some(serial)) => {
                 let secret = agent_cmd::read_secret(secret_file.as_deref())?;
-                agent_cmd::run_one(&server, &serial, secret, state_file, &firmware).await
+                let options = appliance.options()?;
+                agent_cmd::run_one(&server, &serial, secret, state_file, &firmware, options).await
             }
             _ => anyhow::bail!("give --serial, or --fleet N with --licenses FILE"),
         },
@@ -355,6 +404,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Tenants { opts, command } => {
             portal_cmd::tenants(&opts, command, &mut std::io::stdout().lock()).await
+        }
+        Command::Jobs { opts, command } => {
+            jobs_cmd::jobs(&opts, command, &mut std::io::stdout().lock()).await
+        }
+        Command::Log { opts, args } => {
+            log_cmd::log(&opts, args, &mut std::io::stdout().lock()).await
         }
     }
 }

@@ -2,12 +2,14 @@
 //! `rampart_domain::portal_protocol`, and every error body mapped to
 //! [`PortalError::Api`] with its HTTP status and error code.
 
+use rampart_domain::comm_log::LogEntry;
 use rampart_domain::device_protocol::ErrorBody;
-use rampart_domain::ids::{ApplianceId, TenantId};
+use rampart_domain::ids::{ApplianceId, JobId, TenantId};
 use rampart_domain::portal_protocol::{
-    ApplianceDetail, AppliancePatch, ApplianceSummary, ClusterView, LicenseView, ListPage,
-    LoginChallenge, LoginRequest, Me, NewTenant, NewUser, SessionGrant, TenantView,
-    TotpEnrollRequest, TotpEnrollment, TotpRequest, UserView,
+    ApplianceDetail, AppliancePatch, ApplianceSummary, ClusterView, CommandView, JobCancel,
+    JobView, LicenseView, ListPage, LogHeadView, LoginChallenge, LoginRequest, Me, NewJob,
+    NewTenant, NewUser, SessionGrant, TenantView, TotpEnrollRequest, TotpEnrollment, TotpRequest,
+    UserView,
 };
 use rampart_domain::tenancy::Email;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
@@ -66,6 +68,32 @@ pub struct ApplianceQuery {
     pub tag: Option<String>,
     /// `name` or `-name`.
     pub sort: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// The order of `GET .../appliances/{a}/log`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogOrder {
+    /// Newest first (the server's default).
+    #[default]
+    Newest,
+    /// Oldest first, as a chain verifier wants the entries.
+    Oldest,
+}
+
+impl LogOrder {
+    pub fn wire(self) -> &'static str {
+        match self {
+            LogOrder::Newest => "newest",
+            LogOrder::Oldest => "oldest",
+        }
+    }
+}
+
+/// `limit` and `cursor` of a list request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -392,6 +420,153 @@ impl PortalClient {
             "cluster",
         ]);
         self.json(self.request(Method::GET, url)).await
+    }
+}
+
+impl PortalClient {
+    // ---- jobs ----------------------------------------------------------------------
+
+    /// `POST /v1/tenants/{tenant}/jobs`.
+    pub async fn create_job(
+        &self,
+        tenant: &TenantId,
+        job: &NewJob,
+    ) -> Result<JobView, PortalError> {
+        let url = self.url(&["v1", "tenants", tenant.as_str(), "jobs"]);
+        self.json(self.request(Method::POST, url).json(job)).await
+    }
+
+    /// `GET /v1/tenants/{tenant}/jobs`, newest first.
+    pub async fn jobs(
+        &self,
+        tenant: &TenantId,
+        page: &PageQuery,
+    ) -> Result<ListPage<JobView>, PortalError> {
+        let url = self.jobs_url(tenant, page);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// The URL [`Self::jobs`] requests (exposed for tests).
+    pub fn jobs_url(&self, tenant: &TenantId, page: &PageQuery) -> Url {
+        let mut url = self.url(&["v1", "tenants", tenant.as_str(), "jobs"]);
+        add_page(&mut url, page, None);
+        url
+    }
+
+    /// `GET /v1/tenants/{tenant}/jobs/{job}`.
+    pub async fn job(&self, tenant: &TenantId, job: &JobId) -> Result<JobView, PortalError> {
+        let url = self.url(&["v1", "tenants", tenant.as_str(), "jobs", job.as_str()]);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// `GET /v1/tenants/{tenant}/jobs/{job}/commands`.
+    pub async fn job_commands(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+        page: &PageQuery,
+    ) -> Result<ListPage<CommandView>, PortalError> {
+        let mut url = self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "jobs",
+            job.as_str(),
+            "commands",
+        ]);
+        add_page(&mut url, page, None);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// `POST /v1/tenants/{tenant}/jobs/{job}/cancel`.
+    pub async fn cancel_job(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+        cancel: &JobCancel,
+    ) -> Result<JobView, PortalError> {
+        let url = self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "jobs",
+            job.as_str(),
+            "cancel",
+        ]);
+        self.json(self.request(Method::POST, url).json(cancel))
+            .await
+    }
+
+    // ---- communication log -----------------------------------------------------------
+
+    /// `GET /v1/tenants/{tenant}/appliances/{appliance}/log`.
+    pub async fn appliance_log(
+        &self,
+        tenant: &TenantId,
+        appliance: &ApplianceId,
+        page: &PageQuery,
+        order: LogOrder,
+    ) -> Result<ListPage<LogEntry>, PortalError> {
+        let url = self.appliance_log_url(tenant, appliance, page, order);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// The URL [`Self::appliance_log`] requests (exposed for tests). The default
+    /// order (newest first) is not spelled out.
+    pub fn appliance_log_url(
+        &self,
+        tenant: &TenantId,
+        appliance: &ApplianceId,
+        page: &PageQuery,
+        order: LogOrder,
+    ) -> Url {
+        let mut url = self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "appliances",
+            appliance.as_str(),
+            "log",
+        ]);
+        let order = (order != LogOrder::Newest).then(|| order.wire());
+        add_page(&mut url, page, order);
+        url
+    }
+
+    /// `GET /v1/tenants/{tenant}/appliances/{appliance}/log/head`.
+    pub async fn log_head(
+        &self,
+        tenant: &TenantId,
+        appliance: &ApplianceId,
+    ) -> Result<LogHeadView, PortalError> {
+        let url = self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "appliances",
+            appliance.as_str(),
+            "log",
+            "head",
+        ]);
+        self.json(self.request(Method::GET, url)).await
+    }
+}
+
+/// Adds `limit`, `cursor` and `order` (when given) as query parameters.
+fn add_page(url: &mut Url, page: &PageQuery, order: Option<&str>) {
+    let limit = page.limit.map(|l| l.to_string());
+    let pairs = [
+        ("limit", limit.as_deref()),
+        ("cursor", page.cursor.as_deref()),
+        ("order", order),
+    ];
+    if pairs.iter().any(|(_, v)| v.is_some()) {
+        let mut qp = url.query_pairs_mut();
+        for (k, v) in pairs {
+            if let Some(v) = v {
+                qp.append_pair(k, v);
+            }
+        }
     }
 }
 

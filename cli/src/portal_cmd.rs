@@ -1,4 +1,5 @@
-//! `rampart login|logout|me|appliances|users|tenants`: the portal administrator's
+//! `rampart login|logout|me|appliances|users|tenants` (and, in [`crate::jobs_cmd`]
+//! and [`crate::log_cmd`], `jobs` and `log`): the portal administrator's
 //! commands, talking to a console's portal API with the session kept by
 //! [`crate::session_file`]. Human tables by default; `--json` prints only JSON on
 //! stdout (prompts, the enrollment QR code, progress and errors go to stderr).
@@ -27,6 +28,8 @@ pub const EXIT_NOT_FOUND: u8 = 4;
 pub const EXIT_FORBIDDEN: u8 = 5;
 pub const EXIT_REFUSED: u8 = 6;
 pub const EXIT_THROTTLED: u8 = 7;
+pub const EXIT_JOB_UNSUCCESSFUL: u8 = 8;
+pub const EXIT_CHAIN_BROKEN: u8 = 9;
 
 /// Every exit code of `rampart` with its meaning (also in `--help`, see
 /// [`EXIT_CODES_HELP`]).
@@ -54,6 +57,14 @@ pub const EXIT_CODES: &[(u8, &str)] = &[
         EXIT_THROTTLED,
         "throttled or locked: the message says when to retry (HTTP 429)",
     ),
+    (
+        EXIT_JOB_UNSUCCESSFUL,
+        "a job waited for (jobs create --wait) finished, but not every command succeeded",
+    ),
+    (
+        EXIT_CHAIN_BROKEN,
+        "the communication log's hash chain is broken (log verify)",
+    ),
 ];
 
 /// [`EXIT_CODES`] as `--help` shows them (a test keeps the two in step).
@@ -66,7 +77,9 @@ Exit codes:
   4  not found, or no access to it (HTTP 404)
   5  forbidden, e.g. a viewer changing something (HTTP 403)
   6  input refused, or a conflict (HTTP 400, 409, 413, 415, 422)
-  7  throttled or locked: the message says when to retry (HTTP 429)";
+  7  throttled or locked: the message says when to retry (HTTP 429)
+  8  a job waited for (jobs create --wait) finished, but not every command succeeded
+  9  the communication log's hash chain is broken (log verify)";
 
 /// The exit code for an HTTP error status.
 pub fn exit_code_for_status(status: u16) -> u8 {
@@ -85,10 +98,23 @@ pub fn exit_code_for_status(status: u16) -> u8 {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// The exit code for an error a command returned: the first portal, session or
-/// usage error in its chain decides; anything else is [`EXIT_OTHER`].
+/// A command that ran to its end with an outcome that is not a success: a job with
+/// commands that did not succeed ([`EXIT_JOB_UNSUCCESSFUL`]), a broken log chain
+/// ([`EXIT_CHAIN_BROKEN`]). What it found is already printed; this sets the exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Unsuccessful {
+    pub exit_code: u8,
+    pub message: String,
+}
+
+/// The exit code for an error a command returned: the first portal, session,
+/// usage or outcome error in its chain decides; anything else is [`EXIT_OTHER`].
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
+        if let Some(u) = cause.downcast_ref::<Unsuccessful>() {
+            return u.exit_code;
+        }
         if let Some(p) = cause.downcast_ref::<PortalError>() {
             return p.status().map_or(EXIT_OTHER, exit_code_for_status);
         }
@@ -133,6 +159,8 @@ fn error_code_name(exit: u8) -> &'static str {
     match exit {
         EXIT_USAGE => "usage",
         EXIT_NOT_SIGNED_IN => "not_signed_in",
+        EXIT_JOB_UNSUCCESSFUL => "job_unsuccessful",
+        EXIT_CHAIN_BROKEN => "chain_broken",
         _ => "error",
     }
 }
@@ -887,7 +915,7 @@ pub async fn tenants(
 
 // ---- output ------------------------------------------------------------------------------
 
-fn write_json(out: &mut impl Write, v: &impl Serialize) -> anyhow::Result<()> {
+pub fn write_json(out: &mut impl Write, v: &impl Serialize) -> anyhow::Result<()> {
     writeln!(out, "{}", serde_json::to_string_pretty(v)?)?;
     Ok(())
 }
@@ -933,7 +961,7 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     s
 }
 
-fn dash(v: Option<&str>) -> String {
+pub fn dash(v: Option<&str>) -> String {
     v.filter(|s| !s.is_empty()).unwrap_or("-").to_owned()
 }
 
@@ -1030,7 +1058,7 @@ pub fn print_tenant_table(rows: &[TenantView], out: &mut impl Write) -> anyhow::
     Ok(())
 }
 
-fn write_fields(out: &mut impl Write, rows: &[(&str, String)]) -> anyhow::Result<()> {
+pub fn write_fields(out: &mut impl Write, rows: &[(&str, String)]) -> anyhow::Result<()> {
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
     for (k, v) in rows {
         writeln!(out, "{:<width$} {v}", format!("{k}:"))?;
@@ -1221,6 +1249,6 @@ pub fn print_appliance_detail(
     Ok(())
 }
 
-fn indent(s: &str) -> String {
+pub fn indent(s: &str) -> String {
     s.lines().map(|l| format!("  {l}\n")).collect()
 }

@@ -2,13 +2,14 @@
 //! outbox directory, the TOTP key lives in a 0600 key file, both under the data dir.
 
 use rampart_app::portal::{PortalConfig, PortalService};
-use rampart_ports::{Clock, Table};
+use rampart_ports::{Clock, Queue, Table};
 use std::path::Path;
 use std::sync::Arc;
 
 pub fn self_hosted_portal(
     table: Arc<dyn Table>,
     clock: Arc<dyn Clock>,
+    jobs_queue: Arc<dyn Queue>,
     data_dir: &Path,
     public_url: &str,
 ) -> anyhow::Result<Arc<PortalService>> {
@@ -19,6 +20,7 @@ pub fn self_hosted_portal(
         table,
         clock,
         Arc::new(mailer),
+        jobs_queue,
         totp_key,
         PortalConfig {
             public_url: public_url.to_owned(),

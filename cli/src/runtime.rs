@@ -4,6 +4,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
+use rampart_app::jobs::dispatch::Dispatcher;
+use rampart_app::jobs::maintenance::Maintenance;
 use rampart_app::schedules::DailySchedule;
 use rampart_domain::Timestamp;
 use rampart_ports::{Queue, QueueSpec};
@@ -53,6 +55,67 @@ pub fn spawn_schedule(
 #[async_trait]
 pub trait MessageHandler: Send + Sync + 'static {
     async fn handle(&self, body: &str) -> anyhow::Result<()>;
+}
+
+/// The `jobs` queue's handler: the same [`Dispatcher`] the `dispatch` Lambda calls.
+pub struct DispatchHandler(pub Dispatcher);
+
+#[async_trait]
+impl MessageHandler for DispatchHandler {
+    async fn handle(&self, body: &str) -> anyhow::Result<()> {
+        match self.0.handle(body).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let error_type = e.error_type();
+                Err(anyhow::Error::new(e).context(error_type))
+            }
+        }
+    }
+}
+
+/// Runs `task` at once and then every `every` for as long as the process runs,
+/// the self-hosted stand-in for an EventBridge rate schedule invoking a function.
+/// Runs never overlap; a failed run is logged and the next comes at its time.
+pub fn spawn_every<F, Fut>(
+    name: &'static str,
+    every: Duration,
+    task: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = task().await {
+                tracing::error!(
+                    task = name,
+                    error = format!("{e:#}"),
+                    "periodic task failed"
+                );
+            }
+        }
+    })
+}
+
+/// The maintenance sweep every `every` (`SWEEP_EVERY` unless configured).
+pub fn spawn_maintenance(
+    maintenance: Arc<Maintenance>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    spawn_every("maintenance", every, move || {
+        let maintenance = maintenance.clone();
+        async move {
+            maintenance
+                .sweep()
+                .await
+                .map(|_| ())
+                .map_err(|e| anyhow::Error::new(e).context("maintenance sweep"))
+        }
+    })
 }
 
 /// Receives and handles messages until the process ends. A message is deleted

@@ -8,8 +8,10 @@ use rampart_app::device::{DeviceConfig, DeviceService};
 use rampart_app::http::{
     OperatorToken, admin_routes, device_routes, healthz, portal_routes, with_json_fallbacks,
 };
+use rampart_app::jobs::dispatch::Dispatcher;
+use rampart_app::jobs::maintenance::Maintenance;
 use rampart_app::portal::PortalService;
-use rampart_ports::{Clock, Table};
+use rampart_ports::{Clock, Queue, Table};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,10 @@ pub struct ServeConfig {
     /// The address appliances reach this server at (for presigned URLs).
     pub public_url: Option<String>,
     pub poll_interval: Duration,
+    /// How often the maintenance sweep runs (command time-outs, finished jobs):
+    /// [`SWEEP_EVERY`](rampart_app::jobs::maintenance::SWEEP_EVERY) in production,
+    /// as EventBridge runs the `maintenance` function on AWS.
+    pub maintenance_every: Duration,
 }
 
 /// A started console. Dropping it does not stop it; call `shutdown`.
@@ -37,6 +43,8 @@ pub struct RunningServer {
     pub admin: Arc<AdminService>,
     pub device: Arc<DeviceService>,
     pub portal: Arc<PortalService>,
+    /// The queue new jobs are fanned out through (consumed in-process).
+    pub jobs_queue: Arc<dyn Queue>,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -102,13 +110,20 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         clock.clone(),
         DeviceConfig {
             poll_interval: config.poll_interval,
+            ..DeviceConfig::default()
         },
     ));
     let admin = Arc::new(AdminService::new(stores.table.clone(), clock.clone()));
     let token = OperatorToken::new(&load_or_create_operator_token(&config.data_dir)?);
+    let jobs_queue = stores
+        .queues
+        .get("jobs")
+        .cloned()
+        .context("the store has no jobs queue")?;
     let portal = crate::portal_setup::self_hosted_portal(
         stores.table.clone(),
         clock.clone(),
+        jobs_queue.clone(),
         &config.data_dir,
         &base_url,
     )?;
@@ -139,6 +154,21 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
             tasks.push(runtime::spawn_schedule(schedule, q.clone()));
         }
     }
+    // The `dispatch` function: the jobs queue's consumer, on the same code.
+    if let Some(spec) = rampart_app::queues::spec("jobs") {
+        let handler =
+            runtime::DispatchHandler(Dispatcher::new(stores.table.clone(), clock.clone()));
+        tasks.push(runtime::spawn_consumer(
+            spec,
+            jobs_queue.clone(),
+            Arc::new(handler),
+        ));
+    }
+    // The `maintenance` function: EventBridge's rate schedule becomes a timer.
+    tasks.push(runtime::spawn_maintenance(
+        Arc::new(Maintenance::new(stores.table.clone(), clock.clone())),
+        config.maintenance_every,
+    ));
     tracing::info!(%addr, store = ?config.store, data_dir = %config.data_dir.display(), "console listening");
     Ok(RunningServer {
         addr,
@@ -147,6 +177,7 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         admin,
         device,
         portal,
+        jobs_queue,
         stop,
         server,
         tasks,

@@ -183,7 +183,7 @@ fn http_statuses_map_to_documented_exit_codes() {
 #[test]
 fn exit_code_table_and_help_text_agree() {
     let codes: Vec<u8> = EXIT_CODES.iter().map(|(c, _)| *c).collect();
-    assert_eq!(codes, (0..=7).collect::<Vec<u8>>());
+    assert_eq!(codes, (0..=9).collect::<Vec<u8>>());
     for (code, meaning) in EXIT_CODES {
         let line = format!("  {code}  {meaning}");
         assert!(

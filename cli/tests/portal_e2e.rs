@@ -86,6 +86,7 @@ async fn an_administrator_signs_in_and_works_with_the_cli() {
             store: StoreKind::Embedded,
             public_url: None,
             poll_interval: Duration::from_secs(1),
+            maintenance_every: rampart_app::jobs::maintenance::SWEEP_EVERY,
         },
         Arc::new(SystemClock),
     )

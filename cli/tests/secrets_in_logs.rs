@@ -107,6 +107,61 @@ async fn no_secret_reaches_the_logs() {
         .await
         .unwrap();
     assert_eq!(me.status().as_u16(), 200);
+    // PIN-protected jobs on a demo appliance: one with its PIN, one with a wrong one.
+    let pin = std::fs::read_to_string(data.join("demo/pin.txt")).unwrap();
+    let pin = pin.trim().to_owned();
+    let wrong_pin = if pin == "864209" { "864208" } else { "864209" }.to_owned();
+    let list = http
+        .get(format!("{base}/v1/tenants/100001.sms/appliances"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let appliance = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let mut jobs = Vec::new();
+    for p in [&wrong_pin, &pin] {
+        let r = http
+            .post(format!("{base}/v1/tenants/100001.sms/jobs"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({
+                "target": {"appliance": appliance},
+                "operation": {"type": "reboot"},
+                "pin": p
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        let job = r.json::<serde_json::Value>().await.unwrap();
+        jobs.push(job["id"].as_str().unwrap().to_owned());
+    }
+    // Both are answered: the wrong PIN rejected with attempts left, the right one run.
+    let mut states = Vec::new();
+    for _ in 0..100 {
+        states.clear();
+        for id in &jobs {
+            let r = http
+                .get(format!("{base}/v1/tenants/100001.sms/jobs/{id}/commands"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap();
+            states.push(r["items"][0]["state"].as_str().unwrap_or("").to_owned());
+        }
+        if states[0] == "rejected" && states[1] != "queued" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(states[0], "rejected", "{states:?}");
+    assert_ne!(states[1], "queued", "{states:?}");
+
     let (status, _) = post(
         "/v1/auth/login",
         serde_json::json!({"email": email, "password": "Wrong-Password-123"}),
@@ -165,6 +220,17 @@ async fn no_secret_reaches_the_logs() {
         {
             secrets.push(license_secret.to_owned());
         }
+    }
+    // A PIN is 6 digits; the log is full of digits (timestamps), so a PIN counts as
+    // leaked where it stands alone, not inside a longer number.
+    for p in [&pin, &wrong_pin] {
+        let leaked = log.match_indices(p.as_str()).any(|(at, _)| {
+            let before = log[..at].chars().next_back();
+            let after = log[at + p.len()..].chars().next();
+            !before.is_some_and(|c| c.is_ascii_digit())
+                && !after.is_some_and(|c| c.is_ascii_digit())
+        });
+        assert!(!leaked, "a PIN reached the log");
     }
     for s in &secrets {
         assert!(s.len() >= 8, "a real secret");

@@ -80,6 +80,7 @@ async fn device_api_handler_serves_api_gateway_events_on_the_emulator() {
         Arc::new(SystemClock),
         DeviceConfig {
             poll_interval: Duration::from_secs(45),
+            ..DeviceConfig::default()
         },
     );
 

@@ -75,6 +75,9 @@ async fn portal_api_handler_serves_api_gateway_events_on_the_emulator() {
             clients.ses.clone(),
             settings.mail_from.clone(),
         )),
+        resources
+            .queue(&clients, "jobs")
+            .expect("the template declares the jobs queue"),
         key,
         settings.portal_config(),
     );

@@ -3,7 +3,11 @@
 mod contract_aws;
 mod contract_embedded;
 mod device_api;
+mod fleet_jobs;
+mod jobs;
 mod lambda_device_api;
+mod lambda_dispatch;
+mod lambda_maintenance;
 mod lambda_portal_api;
 mod mailer_and_keys;
 mod openapi;

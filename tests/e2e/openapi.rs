@@ -6,18 +6,26 @@
 use axum::response::IntoResponse;
 use rampart_app::ApiError;
 use rampart_app::http::route_table::{Access, DEVICE_ROUTES, PORTAL_ROUTES, RouteSpec};
+use rampart_domain::Timestamp;
+use rampart_domain::comm_log::{self, ChainHead, Direction, LogEntry, LogFields, LogStatus};
 use rampart_domain::connection::ConnectionStatus;
 use rampart_domain::device_protocol::{
-    CheckinResponse, EnrollRequest, EnrollResponse, ErrorBody, ErrorDetail, PendingCommand,
+    CheckinResponse, CommandResultRequest, CommandResultResponse, EnrollRequest, EnrollResponse,
+    ErrorBody, ErrorDetail, PendingCommand,
 };
 use rampart_domain::firmware::FirmwareVersion;
-use rampart_domain::ids::{ApplianceId, ClusterId, Serial, TenantId};
+use rampart_domain::ids::{ApplianceId, ClusterId, JobId, Serial, TenantId};
+use rampart_domain::jobs::{
+    AppAction, ApplianceResult, Authorization, CommandState, EventKind, IllegalTransition,
+    IllegalWhy, JobCounts, JobTarget, Operation, Refusal,
+};
 use rampart_domain::license::EnrollRefusal;
 use rampart_domain::portal_protocol::{
     ApplianceDetail, ApplianceFlags, AppliancePatch, ApplianceSummary, ClusterPartner, ClusterView,
-    LicenseView, ListPage, Location, LoginChallenge, LoginRequest, Me, NewTenant, NewUser,
-    NextStep, PasswordResetConfirm, PasswordResetRequest, SessionGrant, TenantView,
-    TotpEnrollRequest, TotpEnrollment, TotpRequest, UserView,
+    CommandView, JobCancel, JobView, LicenseView, ListPage, Location, LogHeadView, LoginChallenge,
+    LoginRequest, Me, NewJob, NewTenant, NewUser, NextStep, PasswordResetConfirm,
+    PasswordResetRequest, PinText, SessionGrant, TenantView, TotpEnrollRequest, TotpEnrollment,
+    TotpRequest, UserView,
 };
 use rampart_domain::report::{AppState, CheckinReport, ClusterSync, Interface};
 use rampart_domain::tenancy::{Email, Role, TenantKind};
@@ -763,14 +771,97 @@ async fn device_messages_and_errors_match_their_schemas() {
     s.check_json(
         "CheckinResponse",
         &json!(CheckinResponse {
-            commands: vec![PendingCommand {
-                command_id: "cmd_1".into(),
-                operation: "reboot".into(),
-            }],
+            commands: vec![
+                PendingCommand {
+                    command_id: job_id(1),
+                    operation: Operation::Reboot,
+                    sealed_pin: Some("c2VhbGVkIGJveA==".into()),
+                    cancel: false,
+                },
+                PendingCommand {
+                    command_id: job_id(2),
+                    operation: update_to("14.1", 1_764_072_000_000),
+                    sealed_pin: None,
+                    cancel: true,
+                },
+            ],
             poll_interval_secs: 30,
             server_time_ms: 0,
         }),
     );
+    // Every operation as a pending command, as the appliance parses it.
+    for operation in sample_operations() {
+        let pending = PendingCommand {
+            command_id: job_id(3),
+            sealed_pin: operation.needs_pin().then(|| "c2VhbGVk".into()),
+            operation,
+            cancel: false,
+        };
+        let v = json!(pending);
+        assert_eq!(
+            serde_json::from_value::<PendingCommand>(v.clone()).unwrap(),
+            pending
+        );
+        s.check_json("PendingCommand", &v);
+    }
+    s.refuses(
+        "PendingCommand",
+        &json!({"command_id": "cmd_1", "operation": "reboot"}),
+    );
+    s.refuses(
+        "PendingCommand",
+        &json!({"command_id": job_id(1), "operation": {"type": "explode"}}),
+    );
+
+    // Results as the appliance reports them, and the console's answer.
+    let results = [
+        ApplianceResult::Succeeded,
+        ApplianceResult::Failed,
+        ApplianceResult::Canceled,
+        ApplianceResult::Rejected(Refusal::WrongPin { attempts_left: 2 }),
+        ApplianceResult::Rejected(Refusal::PinBlocked),
+        ApplianceResult::Rejected(Refusal::NotAuthorized {
+            authorization: Authorization::PinProtectedActions,
+        }),
+    ];
+    for (i, result) in results.iter().enumerate() {
+        let info = (i % 2 == 1).then(|| "disk full".to_owned());
+        let request = CommandResultRequest::new(result, info);
+        let v = json!(request);
+        let back: CommandResultRequest = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(&back.to_result().unwrap(), result);
+        s.check_json("CommandResultRequest", &v);
+    }
+    // What the console refuses as a result, the schema refuses too.
+    for bad in [
+        json!({"result": "rejected"}),
+        json!({"result": "succeeded", "reason": {"code": "pin_blocked"}}),
+        json!({"result": "exploded"}),
+        json!({"result": "failed", "info": "x".repeat(1001)}),
+        json!({"result": "failed", "surprise": 1}),
+        json!({"result": "rejected", "reason": {"code": "wrong_pin"}}),
+    ] {
+        let parsed = serde_json::from_value::<CommandResultRequest>(bad.clone())
+            .ok()
+            .map(|r| r.to_result());
+        assert!(!matches!(parsed, Some(Ok(_))), "the console accepts {bad}");
+        s.refuses("CommandResultRequest", &bad);
+    }
+    for (state, awaiting_checkin) in [
+        (CommandState::Sent, true),
+        (CommandState::Succeeded, false),
+        (CommandState::Rejected, false),
+        (CommandState::Canceled, false),
+    ] {
+        s.check_json(
+            "CommandResultResponse",
+            &json!(CommandResultResponse {
+                command_id: job_id(1),
+                state,
+                awaiting_checkin,
+            }),
+        );
+    }
     s.check_json("HealthStatus", &rampart_app::http::healthz().await.0);
 
     // Error bodies exactly as the console answers them.
@@ -798,6 +889,19 @@ async fn device_messages_and_errors_match_their_schemas() {
         ApiError::MethodNotAllowed,
         ApiError::Unauthorized,
         ApiError::Unavailable(anyhow::anyhow!("store down")),
+        ApiError::CommandRefused(Refusal::NotAuthorized {
+            authorization: Authorization::OneTimeUpdate,
+        }),
+        ApiError::CommandRefused(Refusal::FirmwareTooOld {
+            required: FirmwareVersion::new(14, 1, 0),
+        }),
+        ApiError::UnknownCommand,
+        ApiError::CommandFinished(CommandState::TimedOut),
+        ApiError::IllegalTransition(IllegalTransition {
+            from: CommandState::Queued,
+            event: EventKind::Succeeded,
+            why: IllegalWhy::NotInThisState,
+        }),
     ];
     for e in errors {
         let body = error_body(e).await;
@@ -817,6 +921,288 @@ async fn device_messages_and_errors_match_their_schemas() {
         "ErrorBody",
         &json!({"error": {"code": "no_such_code", "message": "x"}}),
     );
+}
+
+fn job_id(n: u8) -> JobId {
+    JobId::new(1_764_072_000_000 + i64::from(n), [0xde, 0xad, 0xbe, n])
+}
+
+fn update_to(version: &str, not_before_ms: i64) -> Operation {
+    Operation::FirmwareUpdate {
+        version: FirmwareVersion::parse(version).unwrap(),
+        not_before: Timestamp::from_millis(not_before_ms),
+    }
+}
+
+/// One of every operation.
+fn sample_operations() -> Vec<Operation> {
+    let mut ops = vec![
+        Operation::Reboot,
+        Operation::Shutdown,
+        Operation::FactoryReset,
+        Operation::Rollback,
+        update_to("14.1.2", 1_764_072_000_000),
+    ];
+    for action in [AppAction::Start, AppAction::Stop, AppAction::Restart] {
+        ops.push(Operation::Application {
+            name: "http_proxy".into(),
+            action,
+        });
+    }
+    ops
+}
+
+/// One of every refusal.
+fn refusals() -> Vec<Refusal> {
+    vec![
+        Refusal::NotAuthorized {
+            authorization: Authorization::PinProtectedActions,
+        },
+        Refusal::NotAuthorized {
+            authorization: Authorization::VpnConfiguration,
+        },
+        Refusal::FirmwareTooOld {
+            required: FirmwareVersion::new(14, 1, 0),
+        },
+        Refusal::NothingToRollBack,
+        Refusal::WrongPin { attempts_left: 4 },
+        Refusal::PinBlocked,
+        Refusal::Unsupported,
+        Refusal::ApplianceGone,
+        Refusal::NotAnUpdate {
+            installed: FirmwareVersion::new(14, 2, 0),
+        },
+    ]
+}
+
+fn targets() -> Vec<JobTarget> {
+    vec![
+        JobTarget::Appliance(appliance_id()),
+        JobTarget::list(vec![appliance_id(), ApplianceId::from_random([1; 16])]).unwrap(),
+        JobTarget::tag("berlin").unwrap(),
+    ]
+}
+
+fn job_view(operation: Operation, target: JobTarget, finished: bool) -> JobView {
+    use CommandState as S;
+    let counts = if finished {
+        JobCounts::of([
+            S::Succeeded,
+            S::Failed,
+            S::Rejected,
+            S::TimedOut,
+            S::Canceled,
+        ])
+    } else {
+        JobCounts::of([S::Queued, S::Queued, S::Sent, S::Succeeded])
+    };
+    JobView {
+        id: job_id(7),
+        tenant: customer(),
+        operation,
+        target,
+        created_at: Timestamp::from_millis(1_764_072_000_007).to_rfc3339(),
+        created_by: email().to_string(),
+        appliances: counts.total(),
+        counts,
+        pickup_expected_by: (!finished).then(|| "2025-11-25T12:01:30.000Z".into()),
+        finished,
+    }
+}
+
+fn command_view(state: CommandState, reason: Option<Refusal>, by_console: bool) -> CommandView {
+    let at = |ms: i64| Timestamp::from_millis(1_764_072_000_000 + ms).to_rfc3339();
+    CommandView {
+        job: job_id(7),
+        appliance: appliance_id(),
+        state,
+        reason,
+        refused_by_console: by_console,
+        cancel_requested: state == CommandState::Sent,
+        created_at: at(0),
+        not_before: (state == CommandState::Queued).then(|| at(3_600_000)),
+        collect_by: at(86_400_000),
+        sent_at: (state != CommandState::Queued && !by_console).then(|| at(60_000)),
+        finished_at: state.is_terminal().then(|| at(120_000)),
+        info: (state == CommandState::Failed).then(|| "disk full".into()),
+    }
+}
+
+/// A real chain of `n` log entries of one appliance.
+fn log_chain(n: u64) -> Vec<LogEntry> {
+    let mut chain: Vec<LogEntry> = Vec::new();
+    for i in 0..n {
+        let fields = LogFields {
+            time: Timestamp::from_millis(1_764_072_000_000 + i64::try_from(i).unwrap() * 1000),
+            job: (i % 3 != 2).then(|| job_id(7).to_string()),
+            direction: if i % 2 == 0 {
+                Direction::ConsoleToAppliance
+            } else {
+                Direction::ApplianceToConsole
+            },
+            status: LogStatus::ALL[usize::try_from(i).unwrap() % LogStatus::ALL.len()],
+            info: if i == 0 {
+                String::new()
+            } else {
+                format!("exchange {i}: wrong PIN, 4 attempts left")
+            },
+        };
+        let next = comm_log::append(chain.last(), &appliance_id(), fields).unwrap();
+        chain.push(next);
+    }
+    chain
+}
+
+#[test]
+fn job_and_log_answers_match_their_schemas() {
+    let s = Schemas::load();
+    let mut jobs = Vec::new();
+    for (i, operation) in sample_operations().into_iter().enumerate() {
+        let target = targets()[i % 3].clone();
+        for finished in [false, true] {
+            let v = job_view(operation.clone(), target.clone(), finished);
+            s.check_json("JobView", &json!(v));
+            jobs.push(v);
+        }
+    }
+    s.check_json(
+        "JobPage",
+        &json!(ListPage {
+            items: jobs,
+            next_cursor: Some("next".into()),
+        }),
+    );
+    s.check_json("JobCounts", &json!(JobCounts::default()));
+
+    let mut commands = vec![
+        command_view(CommandState::Queued, None, false),
+        command_view(CommandState::Sent, None, false),
+        command_view(CommandState::Succeeded, None, false),
+        command_view(CommandState::Failed, None, false),
+        command_view(CommandState::TimedOut, None, false),
+        command_view(CommandState::Canceled, None, false),
+    ];
+    for r in refusals() {
+        commands.push(command_view(CommandState::Rejected, Some(r.clone()), false));
+        commands.push(command_view(CommandState::Rejected, Some(r), true));
+    }
+    for c in &commands {
+        s.check_json("CommandView", &json!(c));
+    }
+    s.check_json(
+        "CommandPage",
+        &json!(ListPage {
+            items: commands,
+            next_cursor: None,
+        }),
+    );
+    for r in refusals() {
+        s.check_json("Refusal", &json!(r));
+    }
+    s.refuses("Refusal", &json!({"code": "wrong_pin"}));
+    s.refuses("Refusal", &json!({"code": "pin_blocked", "pin": "123456"}));
+    s.refuses(
+        "Refusal",
+        &json!({"code": "not_authorized", "authorization": "everything"}),
+    );
+
+    let chain = log_chain(7);
+    comm_log::verify_chain(&chain).expect("a valid chain");
+    for e in &chain {
+        s.check_json("LogEntry", &json!(e));
+    }
+    let head = chain.last().unwrap().head();
+    s.check_json(
+        "LogPage",
+        &json!(ListPage {
+            items: chain.iter().rev().cloned().collect::<Vec<_>>(),
+            next_cursor: Some("c".into()),
+        }),
+    );
+    for head in [head, ChainHead::GENESIS] {
+        s.check_json(
+            "LogHeadView",
+            &json!(LogHeadView {
+                appliance: appliance_id(),
+                head,
+            }),
+        );
+    }
+    let mut bad = json!(chain[1]);
+    bad["hash"] = json!("XYZ");
+    s.refuses("LogEntry", &bad);
+    let mut bad = json!(chain[1]);
+    bad["direction"] = json!("sideways");
+    s.refuses("LogEntry", &bad);
+    let mut bad = json!(chain[1]);
+    bad["time"] = json!("2025-11-25T12:00:00Z");
+    s.refuses("LogEntry", &bad);
+}
+
+#[test]
+fn job_requests_match_their_schemas() {
+    let s = Schemas::load();
+    for (i, operation) in sample_operations().into_iter().enumerate() {
+        let job = NewJob {
+            target: targets()[i % 3].clone(),
+            pin: operation.needs_pin().then(|| PinText::new("123456")),
+            operation,
+        };
+        let v = json!(job);
+        let back: NewJob = serde_json::from_value(v.clone()).expect("the console reads it");
+        assert_eq!(back.operation, job.operation);
+        s.check_json("NewJob", &v);
+    }
+    // As a client writes them by hand.
+    for ok in [
+        json!({"target": {"appliance": appliance_id()}, "operation": {"type": "reboot"}, "pin": "000000"}),
+        json!({"target": {"tag": "hq"}, "operation": {"type": "firmware_update", "version": "14.2", "not_before": 0}}),
+        json!({"target": {"list": [appliance_id(), appliance_id()]},
+               "operation": {"type": "application", "name": "ips", "action": "stop"}}),
+    ] {
+        serde_json::from_value::<NewJob>(ok.clone())
+            .unwrap_or_else(|e| panic!("{ok} is not a NewJob: {e}"));
+        s.check_json("NewJob", &ok);
+    }
+    // What the console cannot read, the schema refuses too.
+    for bad in [
+        json!({"target": {"list": []}, "operation": {"type": "reboot"}}),
+        json!({"target": {"tag": ""}, "operation": {"type": "reboot"}}),
+        json!({"target": {"everything": true}, "operation": {"type": "reboot"}}),
+        json!({"target": {"appliance": "ap_nope"}, "operation": {"type": "reboot"}}),
+        json!({"target": {"tag": "hq"}, "operation": {"type": "explode"}}),
+        json!({"target": {"tag": "hq"}, "operation": {"type": "firmware_update", "version": "14.2"}}),
+        json!({"target": {"tag": "hq"}, "operation": {"type": "application", "name": "ips", "action": "pause"}}),
+        json!({"target": {"tag": "hq"}, "operation": {"type": "reboot"}, "surprise": 1}),
+    ] {
+        assert!(
+            serde_json::from_value::<NewJob>(bad.clone()).is_err(),
+            "the console reads {bad}"
+        );
+        s.refuses("NewJob", &bad);
+    }
+    // A PIN is six digits.
+    for pin in ["12345", "1234567", "12345a", ""] {
+        s.refuses(
+            "NewJob",
+            &json!({"target": {"tag": "hq"}, "operation": {"type": "reboot"}, "pin": pin}),
+        );
+    }
+
+    s.check_json("JobCancel", &json!(JobCancel::default()));
+    s.check_json(
+        "JobCancel",
+        &json!(JobCancel {
+            appliances: Some(vec![appliance_id()]),
+        }),
+    );
+    for ok in [json!({}), json!({"appliances": [appliance_id()]})] {
+        serde_json::from_value::<JobCancel>(ok.clone()).unwrap();
+        s.check_json("JobCancel", &ok);
+    }
+    let bad = json!({"appliance": appliance_id()});
+    assert!(serde_json::from_value::<JobCancel>(bad.clone()).is_err());
+    s.refuses("JobCancel", &bad);
 }
 
 /// Every code `ApiError::code` can answer (read from error.rs, so a new code

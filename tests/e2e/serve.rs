@@ -26,6 +26,7 @@ async fn spawn_console(data_dir: &Path, listen: SocketAddr, poll_secs: u64) -> R
             store: StoreKind::Embedded,
             public_url: None,
             poll_interval: Duration::from_secs(poll_secs),
+            maintenance_every: rampart_app::jobs::maintenance::SWEEP_EVERY,
         },
         Arc::new(SystemClock),
     )

@@ -555,3 +555,211 @@ fn both_apis_are_routed_on_the_http_api() {
     // API Gateway prefers the more specific device route for /v1/device/...
     assert_eq!(portal, vec![("ANY".to_owned(), "/v1/{proxy+}".to_owned())]);
 }
+
+/// The logical id of the queue with that `rampart:queue` name.
+fn queue_id<'a>(t: &'a Template, name: &str) -> &'a str {
+    t.queues()
+        .unwrap()
+        .into_iter()
+        .find(|q| q.spec.name == name)
+        .unwrap_or_else(|| panic!("a queue named {name}"))
+        .resource
+        .id
+}
+
+/// The function's events of one type: (event name, properties).
+fn events_of_type<'a>(f: &Resource<'a>, ty: &str) -> Vec<(String, &'a Value)> {
+    let Some(Value::Mapping(events)) = f.prop(&["Events"]).map(untag) else {
+        return Vec::new();
+    };
+    events
+        .iter()
+        .filter(|(_, e)| text(get(e, &["Type"])).as_deref() == Some(ty))
+        .map(|(name, e)| {
+            (
+                scalar_text(name).unwrap_or_default(),
+                get(e, &["Properties"]).expect("event Properties"),
+            )
+        })
+        .collect()
+}
+
+/// The function is given the table's name and exactly the item-level DynamoDB
+/// actions the application uses, on the table and its indexes: no Scan, no batch
+/// calls, no table management, no wildcard.
+fn assert_table_access(t: &Template, f: &Resource<'_>) {
+    let id = f.id;
+    let table = t.only("AWS::DynamoDB::Table").unwrap();
+    assert_eq!(
+        f.prop(&["Environment", "Variables", rampart_aws::config::TABLE_ENV])
+            .and_then(reference),
+        Some(table.id),
+        "{id}: {} names the table",
+        rampart_aws::config::TABLE_ENV
+    );
+    let statements = policy_statements(f);
+    let dynamo: Vec<_> = statements
+        .iter()
+        .filter(|s| actions(s).iter().any(|a| a.starts_with("dynamodb:")))
+        .collect();
+    assert_eq!(dynamo.len(), 1, "{id}: one statement grants DynamoDB");
+    assert_eq!(text(get(dynamo[0], &["Effect"])).as_deref(), Some("Allow"));
+    let mut granted = actions(dynamo[0]);
+    granted.sort();
+    let mut expected: Vec<String> = [
+        "ConditionCheckItem",
+        "DeleteItem",
+        "GetItem",
+        "PutItem",
+        "Query",
+        "UpdateItem",
+    ]
+    .iter()
+    .map(|a| format!("dynamodb:{a}"))
+    .collect();
+    expected.sort();
+    assert_eq!(granted, expected, "{id}: DynamoDB actions");
+    let resources = one_or_many(dynamo[0], "Resource");
+    assert!(
+        resources.iter().any(|r| reference(r) == Some(table.id)),
+        "{id}: granted on the table"
+    );
+    for r in resources {
+        let arn = sub_text(r).unwrap_or_default();
+        assert!(
+            reference(r) == Some(table.id) || arn == format!("${{{}.Arn}}/index/*", table.id),
+            "{id}: DynamoDB granted on {r:?}, not only the table and its indexes"
+        );
+    }
+    for s in &statements {
+        for a in actions(s) {
+            assert!(!a.contains('*'), "{id}: wildcard action {a}");
+        }
+    }
+}
+
+#[test]
+fn the_dispatch_function_consumes_the_jobs_queue_with_partial_failures() {
+    let t = template();
+    let f = function_of_binary(&t, "dispatch");
+    let jobs = queue_id(&t, "jobs");
+    let sources = sqs_events(&f);
+    assert_eq!(sources.len(), 1, "{}: one SQS event source", f.id);
+    let (queue, props) = sources[0];
+    assert_eq!(queue, jobs, "{}: consumes the jobs queue", f.id);
+    let Some(Value::Sequence(types)) = get(props, &["FunctionResponseTypes"]).map(untag) else {
+        panic!("{}: FunctionResponseTypes", f.id);
+    };
+    assert_eq!(
+        types.iter().map(scalar_text).collect::<Vec<_>>(),
+        vec![Some("ReportBatchItemFailures".to_owned())]
+    );
+    let batch = as_u64(get(props, &["BatchSize"]).expect("an explicit BatchSize")).unwrap();
+    assert!((1..=10).contains(&batch), "BatchSize {batch}");
+
+    // The queue redelivers only after 6x the function's timeout, in the template
+    // and in the self-hosted runtime's spec alike.
+    let timeout = as_u64(function_prop(&t, &f, "Timeout").unwrap()).unwrap();
+    let declared = t
+        .queues()
+        .unwrap()
+        .into_iter()
+        .find(|q| q.spec.name == "jobs")
+        .unwrap()
+        .spec
+        .visibility_timeout;
+    assert!(
+        declared.as_secs() >= 6 * timeout,
+        "jobs VisibilityTimeout {declared:?} < 6x {timeout} s"
+    );
+    assert_eq!(
+        Some(declared),
+        rampart_app::queues::spec("jobs").map(|s| s.visibility_timeout)
+    );
+    // One message is at most TARGETS_PER_MESSAGE appliances.
+    assert_eq!(rampart_app::jobs::dispatch::TARGETS_PER_MESSAGE, 50);
+    assert_table_access(&t, &f);
+    assert!(
+        f.prop(&["Environment", "Variables", "RAMPART_QUEUE_URL_JOBS"])
+            .is_none(),
+        "the dispatch function sends nothing to the queue it consumes"
+    );
+}
+
+#[test]
+fn the_maintenance_function_sweeps_on_the_sweep_period() {
+    let t = template();
+    let f = function_of_binary(&t, "maintenance");
+    let every = rampart_app::jobs::maintenance::SWEEP_EVERY.as_secs();
+    assert_eq!(every % 60, 0, "EventBridge rates are whole minutes");
+    let minutes = every / 60;
+    let expected = if minutes == 1 {
+        "rate(1 minute)".to_owned()
+    } else {
+        format!("rate({minutes} minutes)")
+    };
+    let schedules = events_of_type(&f, "Schedule");
+    assert_eq!(schedules.len(), 1, "{}: one Schedule event", f.id);
+    let props = schedules[0].1;
+    assert_eq!(
+        text(get(props, &["Schedule"])).as_deref(),
+        Some(expected.as_str()),
+        "{}: the schedule matches SWEEP_EVERY",
+        f.id
+    );
+    assert_ne!(
+        text(get(props, &["Enabled"])).as_deref(),
+        Some("false"),
+        "{}: the schedule is enabled",
+        f.id
+    );
+    let timeout = as_u64(function_prop(&t, &f, "Timeout").unwrap()).unwrap();
+    assert!(
+        timeout < every,
+        "{}: Timeout {timeout} s should end before the next sweep starts",
+        f.id
+    );
+    assert!(sqs_events(&f).is_empty());
+    assert_table_access(&t, &f);
+}
+
+#[test]
+fn the_portal_sends_jobs_to_the_jobs_queue_only() {
+    let t = template();
+    let portal = function_of_binary(&t, "portal-api");
+    let jobs = queue_id(&t, "jobs");
+    assert_eq!(
+        portal
+            .prop(&[
+                "Environment",
+                "Variables",
+                &rampart_aws::config::queue_url_env("jobs")
+            ])
+            .and_then(reference),
+        Some(jobs),
+        "the portal is given the jobs queue's URL"
+    );
+    let Some(Value::Sequence(policies)) = portal.prop(&["Policies"]).map(untag) else {
+        panic!("{}: Policies", portal.id);
+    };
+    let send: Vec<_> = policies
+        .iter()
+        .filter_map(|p| get(p, &["SQSSendMessagePolicy"]))
+        .collect();
+    assert_eq!(send.len(), 1, "one SQSSendMessagePolicy");
+    let name = get(send[0], &["QueueName"]).expect("QueueName");
+    assert_eq!(tag_of(name).as_deref(), Some("GetAtt"));
+    assert_eq!(
+        scalar_text(untag(name)).as_deref(),
+        Some("JobsQueue.QueueName")
+    );
+    assert_eq!(reference(name), Some(jobs));
+    // No inline statement grants SQS besides.
+    assert!(
+        policy_statements(&portal)
+            .iter()
+            .all(|s| actions(s).iter().all(|a| !a.starts_with("sqs:"))),
+        "SQS only through the SQSSendMessagePolicy on the jobs queue"
+    );
+    assert_table_access(&t, &portal);
+}

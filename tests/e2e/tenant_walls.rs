@@ -5,8 +5,13 @@
 //! written; on both adapter sets. Plus the appliance views themselves.
 
 use rampart_app::http::route_table::{Access, PORTAL_ROUTES, RouteSpec};
+use rampart_app::records::job::JobRecord;
+use rampart_domain::Timestamp;
+use rampart_domain::ids::{JobId, TenantId};
+use rampart_domain::jobs::{AppAction, JobTarget, Operation};
 use rampart_domain::license::ClusterRole;
 use rampart_domain::tenancy::{Role, TenantKind};
+use rampart_ports::{Item, Table};
 use rampart_tests::device_harness::{Backend, delta};
 use rampart_tests::portal_harness::{PortalApp, spawn_portal};
 use serde_json::{Value, json};
@@ -16,6 +21,7 @@ const CUSTOMER: &str = "100001.sms"; // the target: a customer of RESELLER
 const SIBLING: &str = "100002.sms"; // another customer of RESELLER
 const OTHER_RESELLER: &str = "200000.sms";
 const OTHER_CUSTOMER: &str = "200001.sms";
+const JOB: &str = "job_1700000000000deadbeef";
 
 struct World {
     app: PortalApp,
@@ -75,6 +81,22 @@ async fn world(backend: Backend) -> World {
     app.appliance(SIBLING, "S1S2S3S4", "fw-sibling", None).await;
     app.appliance(OTHER_CUSTOMER, "O1O2O3O4", "fw-other", None)
         .await;
+    // A job of the target tenant, for the job routes.
+    let job = JobRecord {
+        id: JobId::parse(JOB).unwrap(),
+        tenant: TenantId::parse(CUSTOMER).unwrap(),
+        operation: Operation::Application {
+            name: "ips".into(),
+            action: AppAction::Restart,
+        },
+        target: JobTarget::Appliance(appliance.clone()),
+        appliances: vec![appliance.clone()],
+        created_at: Timestamp::from_millis(1_700_000_000_000),
+        created_by: "customer-admin@example.test".into(),
+        pickup_expected_by: None,
+        finished_at: None,
+    };
+    app.counting.put(Item::from(&job), None).await.unwrap();
     World {
         app,
         appliance: appliance.to_string(),
@@ -88,6 +110,7 @@ fn path(spec: &RouteSpec, w: &World) -> String {
         .replace("{tenant}", CUSTOMER)
         .replace("{appliance}", &w.appliance)
         .replace("{email}", "customer-viewer@example.test")
+        .replace("{job}", JOB)
 }
 
 /// A valid body for each changing route. A new changing route fails here until
@@ -104,6 +127,11 @@ fn body(spec: &RouteSpec) -> Option<Value> {
         ("PATCH", "/v1/tenants/{tenant}/appliances/{appliance}") => {
             Some(json!({"name": "renamed", "tags": ["x"]}))
         }
+        ("POST", "/v1/tenants/{tenant}/jobs") => Some(json!({
+            "target": {"tag": "x"},
+            "operation": {"type": "application", "name": "ips", "action": "restart"}
+        })),
+        ("POST", "/v1/tenants/{tenant}/jobs/{job}/cancel") => Some(json!({})),
         (m, p) => panic!("tenant-wall test: give {m} {p} a body"),
     }
 }

@@ -68,7 +68,10 @@ pub async fn spawn_device_api(backend: Backend) -> DeviceApp {
     let svc = Arc::new(DeviceService::new(
         counting.clone(),
         clock.clone(),
-        DeviceConfig { poll_interval },
+        DeviceConfig {
+            poll_interval,
+            ..DeviceConfig::default()
+        },
     ));
     let (base_url, server) = serve(rampart_app::http::device_api(svc)).await;
     DeviceApp {
@@ -143,6 +146,7 @@ impl ColdProcess {
             Arc::new(SystemClock),
             DeviceConfig {
                 poll_interval: app.poll_interval,
+                ..DeviceConfig::default()
             },
         ));
         let (base_url, server) = serve(rampart_app::http::device_api(svc)).await;

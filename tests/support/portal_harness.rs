@@ -3,6 +3,10 @@
 //! plus a seeded world of tenants, users and appliances for the wall tests.
 
 use chrono::NaiveDate;
+use rampart_app::admin::AdminService;
+use rampart_app::device::{DeviceConfig, DeviceService};
+use rampart_app::jobs::dispatch::Dispatcher;
+use rampart_app::jobs::maintenance::Maintenance;
 use rampart_app::portal::{PortalConfig, PortalService};
 use rampart_app::records::appliance::ApplianceRecord;
 use rampart_app::records::user::UserRecord;
@@ -18,7 +22,7 @@ use rampart_domain::portal_protocol::{
 use rampart_domain::tenancy::{Email, Role, TenantKind};
 use rampart_identity::TotpSecret;
 use rampart_ports::counting::{CountingTable, RequestCounts};
-use rampart_ports::{Clock, Item, ManualClock, Table};
+use rampart_ports::{Clock, Item, ManualClock, Queue, Table};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +36,11 @@ pub struct PortalApp {
     pub clock: ManualClock,
     pub outbox: PathBuf,
     pub http: reqwest::Client,
+    /// The queue new jobs are fanned out through.
+    pub jobs_queue: Arc<dyn Queue>,
+    pub admin: AdminService,
+    pub dispatcher: Dispatcher,
+    pub maintenance: Maintenance,
     _server: tokio::task::JoinHandle<()>,
     _guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -45,18 +54,25 @@ impl Drop for PortalApp {
 pub const PASSWORD: &str = "Correct-Horse-42-battery";
 
 pub async fn spawn_portal(backend: Backend) -> PortalApp {
+    spawn_portal_polling(backend, Duration::from_secs(60)).await
+}
+
+/// As [`spawn_portal`], handing appliances `poll` as their regular interval.
+pub async fn spawn_portal_polling(backend: Backend, poll: Duration) -> PortalApp {
     crate::logs::init();
     let clock = ManualClock::at(Timestamp::now_system());
     let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
     let dir = tempfile::tempdir().expect("temp dir");
-    let (inner, guard): (Arc<dyn Table>, Box<dyn std::any::Any + Send + Sync>) = match backend {
+    type Guard = Box<dyn std::any::Any + Send + Sync>;
+    let (inner, jobs_queue, guard): (Arc<dyn Table>, Arc<dyn Queue>, Guard) = match backend {
         Backend::Embedded => {
             let store = rampart_local::SqliteStore::open(
                 &dir.path().join("rampart.db"),
                 shared_clock.clone(),
             )
             .expect("open store");
-            (Arc::new(store), Box::new(()))
+            let queue = store.queue(rampart_app::queues::spec("jobs").expect("jobs queue"));
+            (Arc::new(store), queue, Box::new(()))
         }
         Backend::Aws => {
             let clients = crate::aws_env::clients().await;
@@ -66,15 +82,20 @@ pub async fn spawn_portal(backend: Backend) -> PortalApp {
                 p.table.clone(),
                 shared_clock.clone(),
             );
-            (Arc::new(t), Box::new(p))
+            let queue = p
+                .resources()
+                .queue(&clients, "jobs")
+                .expect("the template declares the jobs queue");
+            (Arc::new(t), queue, Box::new(p))
         }
     };
     let counting = Arc::new(CountingTable::new(inner));
     let outbox = dir.path().join("outbox");
     let svc = Arc::new(PortalService::new(
         counting.clone(),
-        shared_clock,
+        shared_clock.clone(),
         Arc::new(rampart_local::OutboxMailer::new(outbox.clone())),
+        jobs_queue.clone(),
         [7u8; 32],
         PortalConfig::default(),
     ));
@@ -82,17 +103,34 @@ pub async fn spawn_portal(backend: Backend) -> PortalApp {
         .await
         .expect("bind");
     let addr = listener.local_addr().unwrap();
-    let router = rampart_app::http::portal_api(svc.clone());
+    // The device API on the same store and clock, so appliances can enroll, check
+    // in and answer the jobs the portal creates.
+    let device = Arc::new(DeviceService::new(
+        counting.clone(),
+        shared_clock.clone(),
+        DeviceConfig {
+            poll_interval: poll,
+            ..DeviceConfig::default()
+        },
+    ));
+    let router = rampart_app::http::with_json_fallbacks(
+        rampart_app::http::portal_routes(svc.clone())
+            .merge(rampart_app::http::device_routes(device)),
+    );
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
     PortalApp {
         base_url: format!("http://{addr}"),
-        counting,
+        counting: counting.clone(),
         svc,
         clock,
         outbox,
         http: reqwest::Client::new(),
+        jobs_queue,
+        admin: AdminService::new(counting.clone(), shared_clock.clone()),
+        dispatcher: Dispatcher::new(counting.clone(), shared_clock.clone()),
+        maintenance: Maintenance::new(counting.clone(), shared_clock),
         _server: server,
         _guards: vec![guard, Box::new(dir)],
     }

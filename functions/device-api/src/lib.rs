@@ -20,6 +20,7 @@ pub fn config_from_env() -> anyhow::Result<DeviceConfig> {
     };
     Ok(DeviceConfig {
         poll_interval: Duration::from_secs(poll),
+        ..DeviceConfig::default()
     })
 }
 

@@ -69,9 +69,7 @@ pub async fn router(
     settings: &PortalSettings,
 ) -> anyhow::Result<axum::Router> {
     let totp_key = load_key_parameter(&clients.ssm, &settings.totp_key_parameter).await?;
-    Ok(router_with_key(
-        resources, clients, clock, settings, totp_key,
-    ))
+    router_with_key(resources, clients, clock, settings, totp_key)
 }
 
 /// The portal router with the TOTP key already loaded.
@@ -81,19 +79,21 @@ pub fn router_with_key(
     clock: Arc<dyn Clock>,
     settings: &PortalSettings,
     totp_key: [u8; 32],
-) -> axum::Router {
+) -> anyhow::Result<axum::Router> {
     let table = resources.table(clients, clock.clone());
+    let jobs_queue = resources.queue(clients, "jobs")?;
     let mailer = Arc::new(SesMailer::new(
         clients.ses.clone(),
         settings.mail_from.clone(),
     ));
-    rampart_app::http::portal_api(Arc::new(PortalService::new(
+    Ok(rampart_app::http::portal_api(Arc::new(PortalService::new(
         table,
         clock,
         mailer,
+        jobs_queue,
         totp_key,
         settings.portal_config(),
-    )))
+    ))))
 }
 
 #[cfg(test)]

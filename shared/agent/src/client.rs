@@ -2,13 +2,16 @@
 
 use ed25519_dalek::SigningKey;
 use rampart_domain::device_protocol::{
-    self, CHECKIN_PATH, CheckinRequest, CheckinResponse, ENROLL_PATH, EnrollRequest,
-    EnrollResponse, ErrorBody, HEADER_APPLIANCE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
-    SignedParts,
+    self, CHECKIN_PATH, CheckinRequest, CheckinResponse, CommandResultRequest,
+    CommandResultResponse, ENROLL_PATH, EnrollRequest, EnrollResponse, ErrorBody, HEADER_APPLIANCE,
+    HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SignedParts,
 };
+use rampart_domain::ids::JobId;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::atomic::{AtomicI64, Ordering};
+
+use crate::executor::{Delivery, Reporter};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -29,6 +32,44 @@ impl AgentError {
             AgentError::Refused { code, .. } => Some(code),
             AgentError::Transport(_) => None,
         }
+    }
+}
+
+/// Whether a report's answer settles it: taken, refused for good (404
+/// `unknown_command`, 409 `illegal_transition`, 410 `command_finished`, 400/422: the
+/// same report will never be taken), or worth sending again (network errors, 5xx,
+/// 401/429 and the like).
+pub fn delivery_of(answer: &Result<CommandResultResponse, AgentError>) -> Delivery {
+    match answer {
+        Ok(_) => Delivery::Delivered,
+        Err(AgentError::Refused {
+            status: 400 | 404 | 409 | 410 | 422,
+            ..
+        }) => Delivery::Final,
+        Err(_) => Delivery::Retry,
+    }
+}
+
+impl Reporter for DeviceClient {
+    async fn report(&self, command: &JobId, result: &CommandResultRequest) -> Delivery {
+        let answer = self.report_result(command, result).await;
+        let delivery = delivery_of(&answer);
+        match (&answer, delivery) {
+            (Ok(resp), _) => tracing::info!(
+                command = %command,
+                result = ?result.result,
+                state = %resp.state,
+                awaiting_checkin = resp.awaiting_checkin,
+                "result reported"
+            ),
+            (Err(e), Delivery::Final) => {
+                tracing::warn!(command = %command, error = %e, "result refused for good; not reporting it again");
+            }
+            (Err(e), _) => {
+                tracing::warn!(command = %command, error = %e, "could not report a result; retrying after the next check-in");
+            }
+        }
+        delivery
     }
 }
 
@@ -84,6 +125,17 @@ impl DeviceClient {
 
     pub async fn checkin(&self, report: &CheckinRequest) -> Result<CheckinResponse, AgentError> {
         self.post(CHECKIN_PATH, report).await
+    }
+
+    /// Reports a command's result (`POST /v1/device/commands/{id}/result`), signed
+    /// like a check-in.
+    pub async fn report_result(
+        &self,
+        command: &JobId,
+        result: &CommandResultRequest,
+    ) -> Result<CommandResultResponse, AgentError> {
+        self.post(&device_protocol::command_result_path(command), result)
+            .await
     }
 
     /// Builds the signed request without sending it (used by load generators).

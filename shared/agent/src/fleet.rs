@@ -5,6 +5,7 @@ use rampart_domain::ids::Serial;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::options::AgentOptions;
 use crate::run::{Agent, AgentConfig};
 use crate::state::StateFile;
 
@@ -42,12 +43,32 @@ pub fn http_client() -> reqwest::Client {
         .expect("HTTP client builds")
 }
 
-/// Starts one agent task per license; the handles end only on fatal errors.
+/// Starts one agent task per license with the default options
+/// ([`AgentOptions::from_env`]); the handles end only on fatal errors or a shutdown
+/// command.
 pub fn spawn_fleet(
     server: &str,
     licenses: Vec<FleetLicense>,
     state_dir: &Path,
     firmware: FirmwareVersion,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<anyhow::Result<()>>>> {
+    spawn_fleet_with(
+        server,
+        licenses,
+        state_dir,
+        firmware,
+        &AgentOptions::from_env(),
+    )
+}
+
+/// Starts one agent task per license, every appliance with the same `options` (PIN,
+/// denied authorizations, retry limit).
+pub fn spawn_fleet_with(
+    server: &str,
+    licenses: Vec<FleetLicense>,
+    state_dir: &Path,
+    firmware: FirmwareVersion,
+    options: &AgentOptions,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<anyhow::Result<()>>>> {
     let http = http_client();
     let mut handles = Vec::new();
@@ -59,7 +80,7 @@ pub fn spawn_fleet(
             license_secret: lic.secret,
             firmware,
         };
-        let agent = Agent::open(config, http.clone())?;
+        let agent = Agent::open_with(config, options.clone(), http.clone())?;
         // Spread the first check-ins so a fleet does not arrive as one burst.
         let stagger = Duration::from_millis((i as u64 * 37) % 1000);
         handles.push(tokio::spawn(async move {

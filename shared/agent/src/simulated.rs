@@ -1,4 +1,6 @@
-//! What a simulated appliance reports: plausible, slowly changing load figures.
+//! What a simulated appliance reports: its persisted state (firmware, previous
+//! firmware, uptime, applications, hostname), the authorizations it is configured
+//! with, and plausible, slowly changing load figures.
 
 use rampart_domain::firmware::FirmwareVersion;
 use rampart_domain::ids::Serial;
@@ -6,17 +8,57 @@ use rampart_domain::report::{AppState, Authorizations, CheckinReport, Interface}
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+use crate::state::AgentState;
+
+/// The applications of a freshly installed (or factory-reset) appliance.
+pub fn default_applications() -> BTreeMap<String, AppState> {
+    BTreeMap::from([
+        ("http_proxy".to_owned(), AppState::Up),
+        ("ips".to_owned(), AppState::Up),
+        ("mail_connector".to_owned(), AppState::NotApplicable),
+        ("vpn".to_owned(), AppState::Down),
+    ])
+}
+
+/// The hostname of a freshly installed (or factory-reset) appliance.
+pub fn default_hostname(serial: &Serial) -> String {
+    format!("utm-{}", serial.as_str().to_ascii_lowercase())
+}
+
+/// Every authorization of SPEC 3.3 granted (profile sections: none listed).
+pub fn all_authorizations() -> Authorizations {
+    Authorizations {
+        status: true,
+        pin_protected_actions: true,
+        one_time_update: true,
+        web_session: true,
+        security_scan: true,
+        utm_profiles: true,
+        profile_sections: BTreeMap::new(),
+        cloud_backup: true,
+        administration: true,
+        tif: true,
+        data_protection: true,
+        fail2ban: true,
+        cloud_shield: true,
+        vpn_configuration: true,
+    }
+}
+
 pub struct SimulatedAppliance {
     pub hostname: String,
     pub model: String,
     pub firmware: FirmwareVersion,
+    pub previous_firmware: Option<FirmwareVersion>,
     pub booted_at_ms: i64,
+    pub applications: BTreeMap<String, AppState>,
     pub authorizations: Authorizations,
     seed: u64,
     tick: u64,
 }
 
 impl SimulatedAppliance {
+    /// A fresh appliance with every authorization granted.
     pub fn new(serial: &Serial, firmware: FirmwareVersion, booted_at_ms: i64) -> Self {
         let seed = serial
             .as_str()
@@ -25,17 +67,42 @@ impl SimulatedAppliance {
                 (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
             });
         Self {
-            hostname: format!("utm-{}", serial.as_str().to_ascii_lowercase()),
+            hostname: default_hostname(serial),
             model: ["UTM 160", "UTM 320", "UTM 525", "UTM 760"][(seed % 4) as usize].into(),
             firmware,
+            previous_firmware: None,
             booted_at_ms,
-            authorizations: Authorizations {
-                status: true,
-                ..Authorizations::default()
-            },
+            applications: default_applications(),
+            authorizations: all_authorizations(),
             seed,
             tick: 0,
         }
+    }
+
+    /// The appliance as its state file describes it (`firmware` when the file has none).
+    pub fn from_state(
+        state: &AgentState,
+        firmware: FirmwareVersion,
+        authorizations: Authorizations,
+    ) -> Self {
+        let mut a = Self::new(&state.serial, firmware, state.booted_at_ms);
+        a.authorizations = authorizations;
+        a.sync(state);
+        a
+    }
+
+    /// Takes over what commands change: firmware, uptime, applications, hostname.
+    pub fn sync(&mut self, state: &AgentState) {
+        self.hostname = state
+            .hostname
+            .clone()
+            .unwrap_or_else(|| default_hostname(&state.serial));
+        if let Some(f) = state.firmware {
+            self.firmware = f;
+        }
+        self.previous_firmware = state.previous_firmware;
+        self.booted_at_ms = state.booted_at_ms;
+        self.applications = state.applications.clone();
     }
 
     /// A value wandering around `base` (deterministic per appliance and tick).
@@ -50,7 +117,7 @@ impl SimulatedAppliance {
         let octet = (self.seed % 200) as u8 + 10;
         CheckinReport {
             firmware: self.firmware,
-            previous_firmware: None,
+            previous_firmware: self.previous_firmware,
             hostname: self.hostname.clone(),
             model: self.model.clone(),
             cpu_percent: (self.wander(20.0, 30.0, 1) * 10.0).round() / 10.0,
@@ -70,12 +137,7 @@ impl SimulatedAppliance {
                     public: false,
                 },
             ],
-            applications: BTreeMap::from([
-                ("http_proxy".to_owned(), AppState::Up),
-                ("ips".to_owned(), AppState::Up),
-                ("mail_connector".to_owned(), AppState::NotApplicable),
-                ("vpn".to_owned(), AppState::Down),
-            ]),
+            applications: self.applications.clone(),
             authorizations: self.authorizations.clone(),
             privacy_accepted: true,
             console_activated: true,

@@ -1,12 +1,30 @@
-//! The agent's state file: its private key and the identity the console gave it.
-//! Written atomically with mode 0600, because it holds the key.
+//! The agent's state file: its private key, the identity the console gave it, the
+//! simulated appliance's own state (firmware, uptime, applications, power), its PIN
+//! with the retry counters, and a bounded record of the commands it executed.
+//! Written atomically with mode 0600, because it holds the key and the PIN (it is the
+//! appliance's own state, like its configuration).
+//!
+//! Every field added after the first release has a serde default, so an older state
+//! file still loads.
 
 use anyhow::Context;
 use ed25519_dalek::SigningKey;
-use rampart_domain::ids::{ApplianceId, Serial};
+use rampart_domain::device_protocol::CommandResultRequest;
+use rampart_domain::firmware::FirmwareVersion;
+use rampart_domain::ids::{ApplianceId, JobId, Serial};
+use rampart_domain::jobs::Operation;
+use rampart_domain::report::AppState;
+use rampart_identity::pin::{Pin, PinGuard};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use crate::simulated::default_applications;
+
+/// How many executed commands the state file remembers (the newest; job ids sort by
+/// creation time). Older ones are long past their deadlines on the console.
+pub const MAX_REMEMBERED_COMMANDS: usize = 500;
 
 #[derive(Clone, Serialize, Deserialize)]
 pub struct AgentState {
@@ -16,13 +34,124 @@ pub struct AgentState {
     pub appliance_id: Option<ApplianceId>,
     /// Simulated boot time (ms): survives agent restarts like a real uptime would.
     pub booted_at_ms: i64,
+    /// The installed firmware; `None` in a state file from before commands existed
+    /// (the agent then takes the configured one).
+    #[serde(default)]
+    pub firmware: Option<FirmwareVersion>,
+    /// The firmware a rollback returns to.
+    #[serde(default)]
+    pub previous_firmware: Option<FirmwareVersion>,
+    /// `None`: the default hostname derived from the serial.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default = "default_applications")]
+    pub applications: BTreeMap<String, AppState>,
+    /// Set by a shutdown command; the next start of the agent powers it on again.
+    #[serde(default)]
+    pub powered_off: bool,
+    /// The PIN as set on the appliance (6 digits), if any.
+    #[serde(default, with = "pin_field")]
+    pin: Option<Pin>,
+    /// Wrong-PIN counters; blocked until a local login.
+    #[serde(default)]
+    pub pin_guard: PinGuard,
+    /// How many local logins happened (each unblocks the PIN). A running agent adopts
+    /// a login made by `rampart agent unblock-pin` on its state file by comparing this
+    /// counter with the file's.
+    #[serde(default)]
+    pub local_logins: u64,
+    /// The commands this appliance executed, newest [`MAX_REMEMBERED_COMMANDS`].
+    #[serde(default)]
+    pub commands: BTreeMap<JobId, ExecutedCommand>,
+}
+
+/// Where a command stands on the appliance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Written before acting: found after a restart, the command is finished without
+    /// acting again.
+    InProgress,
+    Done,
+}
+
+/// What the appliance remembers of one command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutedCommand {
+    pub phase: Phase,
+    /// The result to report (set when `Done`).
+    #[serde(default)]
+    pub result: Option<CommandResultRequest>,
+    /// Whether the console took the report (or refused it for good).
+    #[serde(default)]
+    pub reported: bool,
+    /// The operation, so an interrupted command can be finished after a restart.
+    #[serde(default)]
+    pub operation: Option<Operation>,
+    /// When it was marked in progress (ms, appliance clock).
+    #[serde(default)]
+    pub started_at_ms: i64,
+}
+
+impl ExecutedCommand {
+    pub fn in_progress(operation: Operation, now_ms: i64) -> Self {
+        Self {
+            phase: Phase::InProgress,
+            result: None,
+            reported: false,
+            operation: Some(operation),
+            started_at_ms: now_ms,
+        }
+    }
+
+    pub fn done(operation: Option<Operation>, result: CommandResultRequest, now_ms: i64) -> Self {
+        Self {
+            phase: Phase::Done,
+            result: Some(result),
+            reported: false,
+            operation,
+            started_at_ms: now_ms,
+        }
+    }
+}
+
+/// The PIN is stored as its 6 digits (the appliance's own 0600 file); `Pin` itself
+/// deliberately has no serde.
+mod pin_field {
+    use rampart_identity::pin::Pin;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(pin: &Option<Pin>, s: S) -> Result<S::Ok, S::Error> {
+        match pin {
+            Some(p) => s.serialize_some(p.expose()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Pin>, D::Error> {
+        let raw = Option::<String>::deserialize(d)?;
+        raw.map(|s| Pin::parse(s.as_bytes()))
+            .transpose()
+            .map_err(|_| serde::de::Error::custom("the stored PIN is not 6 digits"))
+    }
 }
 
 impl std::fmt::Debug for AgentState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key, never the PIN: only whether one is set.
         f.debug_struct("AgentState")
             .field("serial", &self.serial)
             .field("appliance_id", &self.appliance_id)
+            .field("booted_at_ms", &self.booted_at_ms)
+            .field("firmware", &self.firmware)
+            .field("previous_firmware", &self.previous_firmware)
+            .field("hostname", &self.hostname)
+            .field("applications", &self.applications)
+            .field("powered_off", &self.powered_off)
+            .field("pin_set", &self.pin.is_some())
+            .field("pin_guard", &self.pin_guard)
+            .field("local_logins", &self.local_logins)
+            .field("commands", &self.commands.len())
             .finish_non_exhaustive()
     }
 }
@@ -36,6 +165,15 @@ impl AgentState {
             signing_key: hex::encode(seed),
             appliance_id: None,
             booted_at_ms: now_ms,
+            firmware: None,
+            previous_firmware: None,
+            hostname: None,
+            applications: default_applications(),
+            powered_off: false,
+            pin: None,
+            pin_guard: PinGuard::default(),
+            local_logins: 0,
+            commands: BTreeMap::new(),
         }
     }
 
@@ -45,6 +183,30 @@ impl AgentState {
             .and_then(|b| b.try_into().ok())
             .context("state file holds a malformed key")?;
         Ok(SigningKey::from_bytes(&bytes))
+    }
+
+    /// The PIN set on the appliance. Never log it.
+    pub fn pin(&self) -> Option<&Pin> {
+        self.pin.as_ref()
+    }
+
+    /// Sets (or clears) the appliance's PIN.
+    pub fn set_pin(&mut self, pin: Option<Pin>) {
+        self.pin = pin;
+    }
+
+    /// Records a command, forgetting the oldest beyond [`MAX_REMEMBERED_COMMANDS`].
+    pub fn remember(&mut self, id: JobId, command: ExecutedCommand) {
+        self.commands.insert(id, command);
+        while self.commands.len() > MAX_REMEMBERED_COMMANDS {
+            self.commands.pop_first();
+        }
+    }
+
+    /// A local login on the appliance: the PIN works again with a fresh count.
+    pub fn local_login(&mut self) {
+        self.pin_guard.unblock_by_local_login();
+        self.local_logins += 1;
     }
 }
 
@@ -96,9 +258,34 @@ impl StateFile {
     }
 }
 
+/// What a local login found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unblocked {
+    /// The PIN was blocked before.
+    pub was_blocked: bool,
+    /// Wrong PINs allowed now.
+    pub attempts_left: u32,
+}
+
+/// The local login on the appliance itself (`rampart agent unblock-pin`): unblocks the
+/// PIN in the state file. A running agent adopts it before it next checks a PIN.
+pub fn unblock_pin(file: &StateFile) -> anyhow::Result<Unblocked> {
+    let mut state = file
+        .load()?
+        .with_context(|| format!("no agent state file at {}", file.path().display()))?;
+    let was_blocked = state.pin_guard.is_blocked();
+    state.local_login();
+    file.save(&state)?;
+    Ok(Unblocked {
+        was_blocked,
+        attempts_left: state.pin_guard.attempts_left(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rampart_domain::jobs::ApplianceResult;
 
     #[test]
     fn saves_privately_and_loads_back() {
@@ -107,6 +294,9 @@ mod tests {
         assert!(file.load().unwrap().is_none());
         let mut st = AgentState::fresh(Serial::parse("A1B2C3D4").unwrap(), 5);
         st.appliance_id = Some(ApplianceId::from_random([1; 16]));
+        st.set_pin(Some(Pin::parse("493817").unwrap()));
+        st.pin_guard.failed = 2;
+        st.firmware = Some(FirmwareVersion::parse("14.1").unwrap());
         file.save(&st).unwrap();
         let back = file.load().unwrap().unwrap();
         assert_eq!(back.appliance_id, st.appliance_id);
@@ -114,12 +304,82 @@ mod tests {
             back.signing_key().unwrap().to_bytes(),
             st.signing_key().unwrap().to_bytes()
         );
+        assert_eq!(back.pin(), st.pin());
+        assert_eq!(back.pin_guard.failed, 2);
+        assert_eq!(back.firmware, st.firmware);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(file.path()).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert!(!format!("{st:?}").contains(&st.signing_key));
+        let debug = format!("{st:?}");
+        assert!(!debug.contains(&st.signing_key));
+        assert!(!debug.contains("493817"), "{debug}");
+    }
+
+    #[test]
+    fn state_files_from_before_commands_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.json");
+        std::fs::write(
+            &path,
+            serde_json::json!({
+                "serial": "A1B2C3D4",
+                "signing_key": hex::encode([3u8; 32]),
+                "appliance_id": null,
+                "booted_at_ms": 42
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let st = StateFile::new(&path).load().unwrap().unwrap();
+        assert_eq!(st.booted_at_ms, 42);
+        assert_eq!(st.firmware, None);
+        assert_eq!(st.applications, default_applications());
+        assert!(st.pin().is_none());
+        assert_eq!(st.pin_guard, PinGuard::default());
+        assert!(st.commands.is_empty());
+        assert!(!st.powered_off);
+    }
+
+    #[test]
+    fn the_command_record_keeps_the_newest() {
+        let mut st = AgentState::fresh(Serial::parse("A1B2C3D4").unwrap(), 5);
+        let done = || {
+            ExecutedCommand::done(
+                None,
+                CommandResultRequest::new(&ApplianceResult::Succeeded, None),
+                0,
+            )
+        };
+        for i in 0..(MAX_REMEMBERED_COMMANDS as i64 + 20) {
+            st.remember(JobId::new(1_000 + i, [0; 4]), done());
+        }
+        assert_eq!(st.commands.len(), MAX_REMEMBERED_COMMANDS);
+        assert!(!st.commands.contains_key(&JobId::new(1_000 + 19, [0; 4])));
+        assert!(st.commands.contains_key(&JobId::new(1_000 + 20, [0; 4])));
+    }
+
+    #[test]
+    fn unblocking_needs_a_state_file_and_resets_the_guard() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().join("s.json"));
+        assert!(unblock_pin(&file).is_err());
+        let mut st = AgentState::fresh(Serial::parse("A1B2C3D4").unwrap(), 5);
+        st.pin_guard.failed = 5;
+        st.pin_guard.blocked = true;
+        file.save(&st).unwrap();
+        let u = unblock_pin(&file).unwrap();
+        assert_eq!(
+            u,
+            Unblocked {
+                was_blocked: true,
+                attempts_left: 5
+            }
+        );
+        let back = file.load().unwrap().unwrap();
+        assert!(!back.pin_guard.is_blocked());
+        assert_eq!(back.local_logins, 1);
     }
 }

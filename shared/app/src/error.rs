@@ -54,6 +54,17 @@ pub enum ApiError {
     Forbidden,
     #[error("{0}")]
     Conflict(String),
+    /// The console refuses to queue a command, from what it knows of the appliance
+    /// (its last reported authorizations, its firmware).
+    #[error("refused by the console ({}): {}", .0.code(), .0)]
+    CommandRefused(rampart_domain::jobs::Refusal),
+    #[error("unknown command")]
+    UnknownCommand,
+    /// A report on a command that already finished otherwise.
+    #[error("the command has already finished as {0}")]
+    CommandFinished(rampart_domain::jobs::CommandState),
+    #[error(transparent)]
+    IllegalTransition(#[from] rampart_domain::jobs::IllegalTransition),
     #[error("storage is unavailable, retry later")]
     Unavailable(#[source] anyhow::Error),
 }
@@ -88,6 +99,10 @@ impl ApiError {
             ApiError::TotpRequired => "totp_required",
             ApiError::Forbidden => "forbidden",
             ApiError::Conflict(_) => "conflict",
+            ApiError::CommandRefused(_) => "command_refused",
+            ApiError::UnknownCommand => "unknown_command",
+            ApiError::CommandFinished(_) => "command_finished",
+            ApiError::IllegalTransition(_) => "illegal_transition",
             ApiError::Unavailable(_) => "unavailable",
         }
     }
@@ -122,7 +137,11 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_)
+            | ApiError::CommandRefused(_)
+            | ApiError::IllegalTransition(_) => StatusCode::CONFLICT,
+            ApiError::UnknownCommand => StatusCode::NOT_FOUND,
+            ApiError::CommandFinished(_) => StatusCode::GONE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

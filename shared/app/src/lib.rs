@@ -7,6 +7,7 @@ pub mod all_pages;
 pub mod device;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod json_body;
 pub mod portal;
 pub mod queues;

@@ -2,7 +2,7 @@
 //! can reach is under its tenant's partition (`TENANT#...`), so a query can only
 //! ever see one tenant.
 
-use rampart_domain::ids::{ApplianceId, Serial, TenantId};
+use rampart_domain::ids::{ApplianceId, JobId, Serial, TenantId};
 use rampart_domain::tenancy::Email;
 use rampart_ports::Key;
 
@@ -112,4 +112,41 @@ pub fn log_sort(appliance: &ApplianceId, seq: u64) -> String {
 /// The key of entry `seq` of an appliance of `tenant`.
 pub fn log_entry(tenant: &TenantId, appliance: &ApplianceId, seq: u64) -> Key {
     Key::new(tenant_partition(tenant), log_sort(appliance, seq))
+}
+
+// ---- jobs --------------------------------------------------------------------------
+
+/// The sort-key prefix of a tenant's jobs (job ids start with their creation time,
+/// so a backward query lists them newest first).
+pub const JOB_PREFIX: &str = "JOB#";
+
+pub fn job(tenant: &TenantId, job: &JobId) -> Key {
+    Key::new(tenant_partition(tenant), format!("{JOB_PREFIX}{job}"))
+}
+
+/// The sort-key prefix of one job's commands, one per appliance.
+pub fn command_prefix(job: &JobId) -> String {
+    format!("CMD#{job}#")
+}
+
+pub fn command(tenant: &TenantId, job: &JobId, appliance: &ApplianceId) -> Key {
+    Key::new(
+        tenant_partition(tenant),
+        format!("{}{appliance}", command_prefix(job)),
+    )
+}
+
+/// The index partition of an appliance's open (queued or sent) commands. A command
+/// carries it only while open, so the index holds nothing else and the check-in
+/// reads just what may need action.
+pub fn open_commands_index(appliance: &ApplianceId) -> String {
+    format!("OPENCMD#{appliance}")
+}
+
+/// Jobs not yet finished, across tenants: what the maintenance sweep walks to time
+/// commands out. A job leaves it once all its commands have finished.
+pub const OPEN_JOBS_PARTITION: &str = "OPENJOBS";
+
+pub fn open_job(tenant: &TenantId, job: &JobId) -> Key {
+    Key::new(OPEN_JOBS_PARTITION, format!("{job}#{tenant}"))
 }

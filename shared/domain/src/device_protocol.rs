@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 use crate::firmware::FirmwareVersion;
-use crate::ids::{ApplianceId, Serial};
+use crate::ids::{ApplianceId, JobId, Serial};
+use crate::jobs::{ApplianceResult, CommandState, Operation, Refusal};
 use crate::report::CheckinReport;
 use crate::validation::{self, Invalid};
 
@@ -76,12 +77,115 @@ pub struct EnrollResponse {
     pub server_time_ms: i64,
 }
 
-/// A command for the appliance to run. None exist until the jobs feature; the
-/// list in the check-in reply is real and empty.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A command for the appliance, in the check-in reply. Its id is the job's id (an
+/// appliance has at most one command per job).
+///
+/// `cancel` set means the console asks to cancel a command delivered earlier: the
+/// appliance answers [`crate::jobs::ApplianceResult::Canceled`] if it has not run it,
+/// or repeats the result it has. `sealed_pin` is the PIN of a PIN-protected operation
+/// sealed to the appliance's enrollment key (base64 of the sealed box, see
+/// `rampart_identity::device_seal`; the context is [`pin_seal_context`]): only the
+/// appliance can open it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PendingCommand {
-    pub command_id: String,
-    pub operation: String,
+    pub command_id: JobId,
+    pub operation: Operation,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_pin: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancel: bool,
+}
+
+impl std::fmt::Debug for PendingCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingCommand")
+            .field("command_id", &self.command_id)
+            .field("operation", &self.operation)
+            .field("sealed_pin", &self.sealed_pin.as_ref().map(|_| "<sealed>"))
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
+/// The associated data a PIN is sealed under: binds the sealed PIN to one command of
+/// one appliance, so it cannot be replayed with another command.
+pub fn pin_seal_context(appliance: &ApplianceId, command: &JobId) -> Vec<u8> {
+    format!("rampart-pin-v1\n{appliance}\n{command}").into_bytes()
+}
+
+/// Where an appliance reports the result of a command.
+pub fn command_result_path(command: &JobId) -> String {
+    format!("/v1/device/commands/{command}/result")
+}
+
+/// The result kinds of `POST /v1/device/commands/{id}/result`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultKind {
+    Succeeded,
+    Failed,
+    Rejected,
+    Canceled,
+}
+
+/// `POST /v1/device/commands/{id}/result`: `reason` is required with `rejected`
+/// and refused otherwise; `info` is free text for the communication log (the error
+/// of a failure), at most [`crate::comm_log::MAX_INFO_CHARS`] characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandResultRequest {
+    pub result: ResultKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Refusal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<String>,
+}
+
+impl CommandResultRequest {
+    pub fn new(result: &ApplianceResult, info: Option<String>) -> Self {
+        let (result, reason) = match result {
+            ApplianceResult::Succeeded => (ResultKind::Succeeded, None),
+            ApplianceResult::Failed => (ResultKind::Failed, None),
+            ApplianceResult::Canceled => (ResultKind::Canceled, None),
+            ApplianceResult::Rejected(r) => (ResultKind::Rejected, Some(r.clone())),
+        };
+        Self {
+            result,
+            reason,
+            info,
+        }
+    }
+
+    /// The result it reports, once its fields agree and `info` fits.
+    pub fn to_result(&self) -> Result<ApplianceResult, Invalid> {
+        if let Some(info) = &self.info {
+            crate::comm_log::check_info(info)?;
+        }
+        match (self.result, &self.reason) {
+            (ResultKind::Rejected, Some(r)) => Ok(ApplianceResult::Rejected(r.clone())),
+            (ResultKind::Rejected, None) => {
+                Err(Invalid::new("reason", "a rejected result needs its reason"))
+            }
+            (_, Some(_)) => Err(Invalid::new(
+                "reason",
+                "only a rejected result has a reason",
+            )),
+            (ResultKind::Succeeded, None) => Ok(ApplianceResult::Succeeded),
+            (ResultKind::Failed, None) => Ok(ApplianceResult::Failed),
+            (ResultKind::Canceled, None) => Ok(ApplianceResult::Canceled),
+        }
+    }
+}
+
+/// The answer to a result: the command's state afterwards. `awaiting_checkin` is
+/// set when a success of a reboot, rollback or update was noted but only the next
+/// check-in can prove it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandResultResponse {
+    pub command_id: JobId,
+    pub state: CommandState,
+    pub awaiting_checkin: bool,
 }
 
 pub type CheckinRequest = CheckinReport;

@@ -86,6 +86,34 @@ string_id!(
     }
 );
 
+string_id!(
+    /// A job: `job_`, its creation time in 13 decimal digits of milliseconds, and 8
+    /// random lower-case hex digits. The time prefix makes the store's key order the
+    /// order of creation. Each of a job's commands is named by the job's id on the
+    /// device API (an appliance has at most one command per job).
+    JobId,
+    "job_id",
+    |s| {
+        let ok = s.strip_prefix("job_").is_some_and(|rest| {
+            rest.len() == 21
+                && rest[..13].bytes().all(|b| b.is_ascii_digit())
+                && rest[13..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        if ok { Ok(()) } else { Err("job_ followed by 13 digits and 8 hex digits") }
+    }
+);
+
+impl JobId {
+    /// A fresh id for a job created at `created_ms` (milliseconds since the epoch).
+    pub fn new(created_ms: i64, random: [u8; 4]) -> Self {
+        Self(format!(
+            "job_{:013}{}",
+            created_ms.clamp(0, 9_999_999_999_999),
+            hex::encode(random)
+        ))
+    }
+}
+
 impl Serial {
     pub fn is_spare(&self) -> bool {
         self.0.ends_with("-SPARE")
@@ -115,6 +143,24 @@ mod tests {
         assert!(TenantId::parse("123456.sms").is_ok());
         for bad in ["", "123456", ".sms", "12a.sms", "123.S", "123.sms.x", "1.s"] {
             assert!(TenantId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn job_ids() {
+        let id = JobId::new(1_764_000_000_123, [0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(id.as_str(), "job_1764000000123deadbeef");
+        assert_eq!(JobId::parse(id.as_str()).unwrap(), id);
+        assert!(JobId::new(1, [0; 4]) < JobId::new(2, [0; 4]));
+        for bad in [
+            "",
+            "job_",
+            "job_1764000000123deadbee",
+            "job_176400000012Xdeadbeef",
+            "job_1764000000123DEADBEEF",
+            "ap_1764000000123deadbeef",
+        ] {
+            assert!(JobId::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -6,8 +6,10 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::comm_log::ChainHead;
 use crate::connection::ConnectionStatus;
-use crate::ids::{ApplianceId, ClusterId, Serial, TenantId};
+use crate::ids::{ApplianceId, ClusterId, JobId, Serial, TenantId};
+use crate::jobs::{CommandState, JobCounts, JobTarget, Operation, Refusal};
 use crate::report::{AppState, ClusterSync, Interface};
 use crate::tenancy::{Email, Role, TenantKind};
 
@@ -233,6 +235,100 @@ pub struct ClusterPartner {
     pub sync: Option<ClusterSync>,
     /// Portal path of the partner appliance.
     pub link: Option<String>,
+}
+
+// ---- jobs ------------------------------------------------------------------------
+
+/// A PIN as an administrator types it. Its `Debug` never shows it, so it cannot slip
+/// into a log line; the console checks its form, seals it to each appliance and
+/// forgets it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PinText(String);
+
+impl PinText {
+    pub fn new(pin: impl Into<String>) -> Self {
+        Self(pin.into())
+    }
+    /// The PIN itself, for sealing (and only for that).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PinText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PinText(<redacted>)")
+    }
+}
+
+/// `POST /v1/tenants/{tenant}/jobs`. `pin` is required for PIN-protected operations
+/// (reboot, shut down, factory reset, rollback) and refused for the others.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewJob {
+    pub target: JobTarget,
+    pub operation: Operation,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<PinText>,
+}
+
+/// A job and its progress (SPEC 5).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: JobId,
+    pub tenant: TenantId,
+    pub operation: Operation,
+    pub target: JobTarget,
+    pub created_at: String,
+    pub created_by: String,
+    /// How many appliances the target resolved to.
+    pub appliances: u64,
+    /// Per-state counts of the commands created so far.
+    pub counts: JobCounts,
+    /// When the last of its appliances is expected to collect its command, from
+    /// their last check-in and poll interval (none when nothing is left to collect).
+    pub pickup_expected_by: Option<String>,
+    /// Every appliance has its command and every command has finished.
+    pub finished: bool,
+}
+
+/// One appliance's command of a job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommandView {
+    pub job: JobId,
+    pub appliance: ApplianceId,
+    pub state: CommandState,
+    /// Why it was rejected (by the appliance, or by the console before queueing).
+    pub reason: Option<Refusal>,
+    /// Rejected by the console from what it knew of the appliance, never sent.
+    pub refused_by_console: bool,
+    pub cancel_requested: bool,
+    pub created_at: String,
+    pub not_before: Option<String>,
+    pub collect_by: String,
+    pub sent_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// The appliance's last words on it (the error of a failure).
+    pub info: Option<String>,
+}
+
+/// `POST /v1/tenants/{tenant}/jobs/{job}/cancel`: the whole job, or only the
+/// commands of the appliances named. Queued commands are canceled; sent ones get a
+/// cancel request.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobCancel {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appliances: Option<Vec<ApplianceId>>,
+}
+
+/// `GET .../appliances/{appliance}/log/head`: where the appliance's log chain ends,
+/// so that a verifier can tell a cut-off tail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogHeadView {
+    pub appliance: ApplianceId,
+    pub head: ChainHead,
 }
 
 /// A page of a list.

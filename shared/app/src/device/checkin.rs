@@ -8,8 +8,10 @@ use rampart_ports::{ReturnItem, StoreError};
 
 use super::{DeviceAuth, DeviceService};
 use crate::error::ApiError;
+use crate::jobs::delivery;
 use crate::json_body;
-use crate::records::appliance::checkin_write;
+use crate::records::appliance::{FAST_POLL_UNTIL, checkin_write};
+use crate::records::comm_log::head_from_item;
 use crate::records::credential::Credential;
 use crate::store_keys;
 
@@ -22,16 +24,7 @@ impl DeviceService {
         body: &[u8],
     ) -> Result<CheckinResponse, ApiError> {
         let now = self.clock.now();
-        auth.check_window(now)?;
-        let id = auth
-            .appliance
-            .as_deref()
-            .ok_or(ApiError::MissingAuth(
-                rampart_domain::device_protocol::HEADER_APPLIANCE,
-            ))
-            .and_then(|a| ApplianceId::parse(a).map_err(|_| ApiError::UnknownAppliance))?;
-        let credential = self.credential(&id).await?;
-        auth.verify(&credential.public_key, method, path, body)?;
+        let (id, credential) = self.authenticate(auth, method, path, body, now).await?;
 
         let report: CheckinRequest = json_body::parse(body)?;
         report.validate()?;
@@ -64,12 +57,64 @@ impl DeviceService {
             .as_ref()
             .and_then(|item| item.i64("pending_commands"))
             .unwrap_or(0);
-        tracing::debug!(appliance = %id, pending, "check-in");
+        let fast_until = written
+            .as_ref()
+            .and_then(|item| item.i64(FAST_POLL_UNTIL))
+            .unwrap_or(0);
+        let commands = match (pending > 0, written.as_ref()) {
+            (true, Some(item)) => {
+                let head = head_from_item(item).map_err(|e| ApiError::Unavailable(e.into()))?;
+                delivery::at_checkin(&*self.table, &credential.tenant, &id, &report, now, head)
+                    .await?
+            }
+            _ => Vec::new(),
+        };
+        let poll = if fast_until > now.millis() {
+            self.fast_poll_secs(poll)
+        } else {
+            poll
+        };
+        tracing::debug!(appliance = %id, pending, delivered = commands.len(), "check-in");
         Ok(CheckinResponse {
-            commands: Vec::new(),
+            commands,
             poll_interval_secs: poll,
             server_time_ms: now.millis(),
         })
+    }
+
+    /// The short interval handed out while someone waits on the appliance, with
+    /// jitter so that a fleet told at once does not come back at once.
+    fn fast_poll_secs(&self, regular: u64) -> u64 {
+        let base = self.config.fast_poll_interval.as_secs().max(1);
+        let mut r = [0u8; 1];
+        let jitter = match getrandom::fill(&mut r) {
+            Ok(()) => u64::from(r[0]) % (base / 2 + 1),
+            Err(_) => 0,
+        };
+        (base + jitter).min(regular)
+    }
+
+    /// Checks the request's clock window and signature; the appliance and its
+    /// credential.
+    pub(super) async fn authenticate(
+        &self,
+        auth: &DeviceAuth,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        now: rampart_domain::Timestamp,
+    ) -> Result<(ApplianceId, Credential), ApiError> {
+        auth.check_window(now)?;
+        let id = auth
+            .appliance
+            .as_deref()
+            .ok_or(ApiError::MissingAuth(
+                rampart_domain::device_protocol::HEADER_APPLIANCE,
+            ))
+            .and_then(|a| ApplianceId::parse(a).map_err(|_| ApiError::UnknownAppliance))?;
+        let credential = self.credential(&id).await?;
+        auth.verify(&credential.public_key, method, path, body)?;
+        Ok((id, credential))
     }
 
     async fn credential(&self, id: &ApplianceId) -> Result<Credential, ApiError> {

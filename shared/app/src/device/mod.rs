@@ -2,6 +2,7 @@
 
 mod auth;
 mod checkin;
+mod command_result;
 mod credential_cache;
 mod enroll;
 
@@ -18,12 +19,16 @@ use credential_cache::CredentialCache;
 pub struct DeviceConfig {
     /// The check-in interval handed to appliances.
     pub poll_interval: Duration,
+    /// The interval while someone waits on the appliance (a job was queued for it,
+    /// or it is being viewed), before jitter of up to half of it.
+    pub fast_poll_interval: Duration,
 }
 
 impl Default for DeviceConfig {
     fn default() -> Self {
         Self {
             poll_interval: Duration::from_secs(60),
+            fast_poll_interval: Duration::from_secs(5),
         }
     }
 }

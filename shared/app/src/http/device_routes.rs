@@ -1,13 +1,14 @@
-//! `/v1/device/...`: enrollment and check-in.
+//! `/v1/device/...`: enrollment, check-in and command results.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::routing::post;
 use axum::{Json, Router};
 use rampart_domain::device_protocol::{
-    CHECKIN_PATH, CheckinResponse, ENROLL_PATH, EnrollResponse, MAX_BODY_BYTES,
+    CHECKIN_PATH, CheckinResponse, CommandResultResponse, ENROLL_PATH, EnrollResponse,
+    MAX_BODY_BYTES,
 };
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ pub fn device_routes(svc: Arc<DeviceService>) -> axum::Router {
     Router::new()
         .route(ENROLL_PATH, post(enroll))
         .route(CHECKIN_PATH, post(checkin))
+        .route("/v1/device/commands/{command}/result", post(command_result))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(svc)
 }
@@ -54,6 +56,29 @@ async fn checkin(
             code = e.code(),
             appliance = auth.appliance.as_deref().unwrap_or("-"),
             "check-in refused"
+        );
+    }
+    result.map(Json)
+}
+
+async fn command_result(
+    State(svc): State<Arc<DeviceService>>,
+    Path(command): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<CommandResultResponse>, ApiError> {
+    let body = json_bytes(&headers, body, MAX_BODY_BYTES)?;
+    let auth = DeviceAuth::from_headers(&headers)?;
+    let result = svc
+        .command_result(&auth, method.as_str(), uri.path(), &body, &command)
+        .await;
+    if let Err(e) = &result {
+        tracing::info!(
+            code = e.code(),
+            appliance = auth.appliance.as_deref().unwrap_or("-"),
+            "command result refused"
         );
     }
     result.map(Json)

@@ -9,10 +9,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use axum::{Extension, Json, Router};
-use rampart_domain::ids::{ApplianceId, TenantId};
+use rampart_domain::ids::{ApplianceId, JobId, TenantId};
 use rampart_domain::portal_protocol::{
-    AppliancePatch, LoginRequest, NewTenant, NewUser, PasswordResetConfirm, PasswordResetRequest,
-    TotpEnrollRequest, TotpRequest,
+    AppliancePatch, JobCancel, LoginRequest, NewJob, NewTenant, NewUser, PasswordResetConfirm,
+    PasswordResetRequest, TotpEnrollRequest, TotpRequest,
 };
 use rampart_domain::tenancy::Email;
 use rampart_domain::validation::Invalid;
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use super::api_json::{ApiJson, MAX_PORTAL_BODY};
 use super::route_table::{Access, PORTAL_ROUTES, RouteSpec};
 use crate::error::ApiError;
-use crate::portal::{ApplianceQuery, PortalService, Principal};
+use crate::portal::{ApplianceQuery, LogOrder, PortalService, Principal};
 
 type Svc = Arc<PortalService>;
 
@@ -65,6 +65,13 @@ fn handler(spec: &RouteSpec) -> MethodRouter<Svc> {
         ("GET", "/v1/tenants/{tenant}/appliances/{appliance}") => get(appliance_detail),
         ("PATCH", "/v1/tenants/{tenant}/appliances/{appliance}") => patch(patch_appliance),
         ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/cluster") => get(cluster_view),
+        ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/log") => get(appliance_log),
+        ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/log/head") => get(appliance_log_head),
+        ("POST", "/v1/tenants/{tenant}/jobs") => post(create_job),
+        ("GET", "/v1/tenants/{tenant}/jobs") => get(list_jobs),
+        ("GET", "/v1/tenants/{tenant}/jobs/{job}") => get(job),
+        ("GET", "/v1/tenants/{tenant}/jobs/{job}/commands") => get(job_commands),
+        ("POST", "/v1/tenants/{tenant}/jobs/{job}/cancel") => post(cancel_job),
         ("GET", "/v1/openapi.json") => get(super::openapi::openapi_document),
         (method, path) => panic!("route {method} {path} has no handler"),
     }
@@ -137,6 +144,20 @@ struct ApplianceListParams {
     cluster: Option<String>,
     tag: Option<String>,
     sort: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogParams {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    order: Option<LogOrder>,
+}
+
+fn job_param(p: &HashMap<String, String>) -> Result<JobId, ApiError> {
+    p.get("job")
+        .and_then(|j| JobId::parse(j).ok())
+        .ok_or(ApiError::NotFound)
 }
 
 fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, ApiError> {
@@ -379,4 +400,102 @@ async fn cluster_view(
         .cluster_view(&who, &tenant_param(&p)?, &appliance_param(&p)?)
         .await?;
     Ok(Json(view).into_response())
+}
+
+// ---- communication log -----------------------------------------------------------
+
+async fn appliance_log(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<LogParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let page = svc
+        .appliance_log(
+            &who,
+            &tenant_param(&p)?,
+            &appliance_param(&p)?,
+            q.order.unwrap_or_default(),
+            check_limit(q.limit)?,
+            q.cursor,
+        )
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+async fn appliance_log_head(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    let head = svc
+        .appliance_log_head(&who, &tenant_param(&p)?, &appliance_param(&p)?)
+        .await?;
+    Ok(Json(head).into_response())
+}
+
+// ---- jobs ------------------------------------------------------------------------
+
+async fn create_job(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    ApiJson(new): ApiJson<NewJob>,
+) -> Result<Response, ApiError> {
+    let job = svc.create_job(&who, &tenant_param(&p)?, new).await?;
+    Ok((StatusCode::CREATED, Json(job)).into_response())
+}
+
+async fn list_jobs(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let page = svc
+        .list_jobs(&who, &tenant_param(&p)?, check_limit(q.limit)?, q.cursor)
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+async fn job(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    let job = svc.job(&who, &tenant_param(&p)?, &job_param(&p)?).await?;
+    Ok(Json(job).into_response())
+}
+
+async fn job_commands(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let page = svc
+        .job_command_page(
+            &who,
+            &tenant_param(&p)?,
+            &job_param(&p)?,
+            check_limit(q.limit)?,
+            q.cursor,
+        )
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+async fn cancel_job(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    ApiJson(which): ApiJson<JobCancel>,
+) -> Result<Response, ApiError> {
+    let job = svc
+        .cancel_job(&who, &tenant_param(&p)?, &job_param(&p)?, which)
+        .await?;
+    Ok(Json(job).into_response())
 }

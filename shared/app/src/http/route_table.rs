@@ -74,6 +74,29 @@ pub const PORTAL_ROUTES: &[RouteSpec] = &[
         "/v1/tenants/{tenant}/appliances/{appliance}/cluster",
         Access::TenantRead,
     ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/appliances/{appliance}/log",
+        Access::TenantRead,
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/appliances/{appliance}/log/head",
+        Access::TenantRead,
+    ),
+    route("POST", "/v1/tenants/{tenant}/jobs", Access::TenantChange),
+    route("GET", "/v1/tenants/{tenant}/jobs", Access::TenantRead),
+    route("GET", "/v1/tenants/{tenant}/jobs/{job}", Access::TenantRead),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/jobs/{job}/commands",
+        Access::TenantRead,
+    ),
+    route(
+        "POST",
+        "/v1/tenants/{tenant}/jobs/{job}/cancel",
+        Access::TenantChange,
+    ),
     route("GET", "/v1/openapi.json", Access::Public),
 ];
 
@@ -81,4 +104,9 @@ pub const PORTAL_ROUTES: &[RouteSpec] = &[
 pub const DEVICE_ROUTES: &[RouteSpec] = &[
     route("POST", "/v1/device/enroll", Access::Public),
     route("POST", "/v1/device/checkin", Access::Public),
+    route(
+        "POST",
+        "/v1/device/commands/{command}/result",
+        Access::Public,
+    ),
 ];

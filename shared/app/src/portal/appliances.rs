@@ -18,7 +18,7 @@ use super::licenses::{license_view, role_name};
 use super::{PortalService, malformed, page_limit};
 use crate::all_pages::all_items;
 use crate::error::ApiError;
-use crate::records::appliance::ApplianceRecord;
+use crate::records::appliance::{ApplianceRecord, FAST_POLL_UNTIL};
 use crate::records::license;
 use crate::store_keys;
 
@@ -100,7 +100,10 @@ fn decode_cursor(c: &str) -> Result<(String, String), ApiError> {
 }
 
 impl PortalService {
-    async fn tenant_appliances(&self, tenant: &TenantId) -> Result<Vec<ApplianceRecord>, ApiError> {
+    pub(super) async fn tenant_appliances(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<ApplianceRecord>, ApiError> {
         let items = all_items(
             self.table.as_ref(),
             Query::partition(store_keys::tenant_partition(tenant))
@@ -158,7 +161,7 @@ impl PortalService {
         })
     }
 
-    async fn appliance_record(
+    pub(super) async fn appliance_record(
         &self,
         tenant: &TenantId,
         id: &ApplianceId,
@@ -179,7 +182,27 @@ impl PortalService {
     ) -> Result<ApplianceDetail, ApiError> {
         self.authorize_tenant(who, tenant).await?;
         let r = self.appliance_record(tenant, id).await?;
+        self.poll_fast(tenant, id).await?;
         self.detail(r).await
+    }
+
+    /// Someone is looking at the appliance: have it check in often for a while, so
+    /// what they do next is picked up quickly (SPEC 4.4, faster pickup).
+    async fn poll_fast(&self, tenant: &TenantId, id: &ApplianceId) -> Result<(), ApiError> {
+        let until = self.clock.now().plus(crate::jobs::FAST_POLL_WINDOW);
+        match self
+            .table
+            .update(
+                &store_keys::appliance(tenant, id),
+                rampart_ports::Update::new().set(FAST_POLL_UNTIL, until.millis()),
+                Some(Condition::Exists),
+                ReturnItem::None,
+            )
+            .await
+        {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn detail(&self, r: ApplianceRecord) -> Result<ApplianceDetail, ApiError> {

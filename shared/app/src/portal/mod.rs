@@ -6,6 +6,8 @@
 pub mod access;
 mod appliances;
 mod bootstrap;
+mod comm_log;
+mod jobs;
 mod licenses;
 mod password_reset;
 mod sessions;
@@ -16,9 +18,10 @@ mod users;
 pub use access::Principal;
 pub use appliances::ApplianceQuery;
 pub use bootstrap::{Bootstrapped, bootstrap};
+pub use comm_log::LogOrder;
 
 use rampart_identity::SecretKey;
-use rampart_ports::{Clock, Mailer, Table};
+use rampart_ports::{Clock, Mailer, Queue, Table};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +57,8 @@ pub struct PortalService {
     table: Arc<dyn Table>,
     clock: Arc<dyn Clock>,
     mailer: Arc<dyn Mailer>,
+    /// Where new jobs go to be fanned out (the `jobs` queue).
+    jobs_queue: Arc<dyn Queue>,
     totp_key: SecretKey,
     config: PortalConfig,
 }
@@ -63,6 +68,7 @@ impl PortalService {
         table: Arc<dyn Table>,
         clock: Arc<dyn Clock>,
         mailer: Arc<dyn Mailer>,
+        jobs_queue: Arc<dyn Queue>,
         totp_key: [u8; 32],
         config: PortalConfig,
     ) -> Self {
@@ -70,6 +76,7 @@ impl PortalService {
             table,
             clock,
             mailer,
+            jobs_queue,
             totp_key: SecretKey::from_bytes(totp_key),
             config,
         }

@@ -18,6 +18,10 @@ use crate::store_keys;
 
 const R: &str = "appliance";
 
+/// Until when (ms) the appliance is handed the fast poll interval: set when a job
+/// is queued for it or someone views it, read from the check-in's own write.
+pub const FAST_POLL_UNTIL: &str = "fast_poll_until";
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApplianceRecord {
     pub id: ApplianceId,

@@ -2,7 +2,9 @@
 
 pub mod appliance;
 pub mod comm_log;
+pub mod command;
 pub mod credential;
+pub mod job;
 pub mod license;
 pub mod session;
 pub mod tenant;

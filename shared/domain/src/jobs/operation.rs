@@ -132,6 +132,9 @@ pub enum Refusal {
     PinBlocked,
     #[error("the appliance does not support this operation")]
     Unsupported,
+    /// The appliance was removed before the command could be queued for it.
+    #[error("the appliance no longer exists")]
+    ApplianceGone,
     /// A firmware update to a version not newer than the installed one: it would change
     /// nothing, and the next check-in would "confirm" it at once (rollback is the way
     /// back to an older version).
@@ -149,6 +152,7 @@ impl Refusal {
             Self::WrongPin { .. } => "wrong_pin",
             Self::PinBlocked => "pin_blocked",
             Self::Unsupported => "unsupported",
+            Self::ApplianceGone => "appliance_gone",
             Self::NotAnUpdate { .. } => "not_an_update",
         }
     }
@@ -476,6 +480,7 @@ mod tests {
             Refusal::WrongPin { attempts_left: 3 },
             Refusal::PinBlocked,
             Refusal::Unsupported,
+            Refusal::ApplianceGone,
             Refusal::NotAnUpdate {
                 installed: v("14.1"),
             },

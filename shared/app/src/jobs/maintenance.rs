@@ -1,0 +1,142 @@
+//! The `maintenance` function's job work: commands that were not collected or not
+//! answered in time time out even if their appliance never checks in again, and a
+//! job whose commands have all finished is marked finished. Runs on a schedule
+//! (EventBridge on AWS, a timer self-hosted).
+
+use rampart_domain::comm_log::{Direction, LogFields, LogStatus};
+use rampart_domain::jobs::{CommandEvent, CommandState, due_timeout};
+use rampart_ports::{Clock, Condition, Query, SortKey, Table, TransactOp, Update};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::command_writer::{Written, write_transition};
+use crate::all_pages::all_items;
+use crate::error::ApiError;
+use crate::records::command::CommandRecord;
+use crate::records::job::JobRecord;
+use crate::store_keys;
+
+/// How often the sweep runs (the schedule in template.yaml says the same).
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// What one sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    pub open_jobs: u32,
+    pub timed_out: u32,
+    pub jobs_finished: u32,
+}
+
+pub struct Maintenance {
+    table: Arc<dyn Table>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Maintenance {
+    pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Self {
+        Self { table, clock }
+    }
+
+    /// One sweep over every open job.
+    pub async fn sweep(&self) -> Result<SweepReport, ApiError> {
+        let mut report = SweepReport::default();
+        let open = all_items(
+            &*self.table,
+            Query::partition(store_keys::OPEN_JOBS_PARTITION).sk(SortKey::All),
+        )
+        .await?;
+        for marker in open {
+            report.open_jobs += 1;
+            let Some((job, tenant)) = marker.key.sk.split_once('#') else {
+                continue;
+            };
+            let (Ok(job), Ok(tenant)) = (
+                rampart_domain::ids::JobId::parse(job),
+                rampart_domain::ids::TenantId::parse(tenant),
+            ) else {
+                continue;
+            };
+            let Some(item) = self.table.get(&store_keys::job(&tenant, &job)).await? else {
+                // The job is gone; so is the reason to keep its marker.
+                self.table.delete(&marker.key, None).await?;
+                continue;
+            };
+            let job = JobRecord::try_from(&item).map_err(|e| ApiError::Unavailable(e.into()))?;
+            let (timed_out, finished) = self.sweep_job(&job).await?;
+            report.timed_out += timed_out;
+            if finished {
+                report.jobs_finished += 1;
+            }
+        }
+        if report.timed_out > 0 || report.jobs_finished > 0 {
+            tracing::info!(?report, "maintenance sweep");
+        }
+        Ok(report)
+    }
+
+    /// Times out what is due in one job; finishes the job when nothing is left open.
+    async fn sweep_job(&self, job: &JobRecord) -> Result<(u32, bool), ApiError> {
+        let now = self.clock.now();
+        let items = all_items(
+            &*self.table,
+            Query::partition(store_keys::tenant_partition(&job.tenant))
+                .sk(SortKey::BeginsWith(store_keys::command_prefix(&job.id))),
+        )
+        .await?;
+        let mut timed_out = 0;
+        let mut open = 0;
+        for item in &items {
+            let cmd = CommandRecord::try_from(item).map_err(|e| ApiError::Unavailable(e.into()))?;
+            if !cmd.is_open() {
+                continue;
+            }
+            if !due_timeout(&cmd.status, &cmd.deadlines, now) {
+                open += 1;
+                continue;
+            }
+            let Ok(status) = cmd.status.apply(&CommandEvent::TimedOut, now) else {
+                open += 1;
+                continue;
+            };
+            let what = if cmd.status.state == CommandState::Queued {
+                format!("not collected by {}", cmd.deadlines.collect_by.to_rfc3339())
+            } else {
+                let sent = cmd.status.sent_at.unwrap_or(cmd.deadlines.collect_by);
+                format!(
+                    "not answered by {}",
+                    cmd.deadlines.answer_by(sent).to_rfc3339()
+                )
+            };
+            let log = LogFields {
+                time: now,
+                job: Some(job.id.to_string()),
+                direction: Direction::ConsoleToAppliance,
+                status: LogStatus::TimedOut,
+                info: format!("{}: {what}", cmd.operation.name()),
+            };
+            let mut next = cmd.clone();
+            next.status = status;
+            match write_transition(&*self.table, &cmd, &next, Some(log), None).await? {
+                Written::Done { .. } => timed_out += 1,
+                // Moved on meanwhile (answered, collected): look again next sweep.
+                Written::Stale => open += 1,
+            }
+        }
+        let all_created = items.len() >= job.appliances.len();
+        let finished = open == 0 && all_created;
+        if finished {
+            self.table
+                .transact(vec![
+                    TransactOp::Update(
+                        store_keys::job(&job.tenant, &job.id),
+                        Update::new().set("finished_at", now.millis()),
+                        Some(Condition::Exists),
+                    ),
+                    TransactOp::Delete(store_keys::open_job(&job.tenant, &job.id), None),
+                ])
+                .await?;
+        }
+        Ok((timed_out, finished))
+    }
+}
