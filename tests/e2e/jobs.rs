@@ -779,3 +779,50 @@ async fn the_pin_is_only_ever_sealed_embedded() {
 async fn the_pin_is_only_ever_sealed_aws() {
     the_pin_is_only_ever_sealed(Backend::Aws).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_fan_out_never_came_is_finished_by_the_sweep() {
+    let w = world(Backend::Embedded).await;
+    let a = w.appliance("JOBI0001", 21, all_allowed(), None).await;
+    let (_, job) = w
+        .create_job(json!({"target": {"appliance": a.id}, "operation": restart_ips()}))
+        .await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    // The message is lost (dead-lettered): nobody dispatches it.
+    let lost = w
+        .app
+        .jobs_queue
+        .receive(10, Duration::from_secs(1), Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(
+        w.app.maintenance.sweep().await.unwrap().jobs_finished,
+        0,
+        "too early"
+    );
+    w.app.clock.advance(Duration::from_secs(2 * 3600));
+    let swept = w.app.maintenance.sweep().await.unwrap();
+    assert_eq!(swept.jobs_finished, 1, "{swept:?}");
+    // (Two hours on, the session has lapsed: read the job from the store.)
+    let item = w
+        .app
+        .counting
+        .get(&store_keys::job(
+            &TenantId::parse(TENANT).unwrap(),
+            &JobId::parse(&id).unwrap(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let job = rampart_app::records::job::JobRecord::try_from(&item).unwrap();
+    assert!(job.finished_at.is_some(), "{job:?}");
+    assert!(
+        w.app
+            .counting
+            .get(&store_keys::open_job(&job.tenant, &job.id))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -22,15 +22,24 @@ fn mail(to: &str, body: &str) -> Mail {
 }
 
 /// SES messages moto holds, from its introspection endpoint.
+///
+/// The endpoint dumps every model of every service. It checks each attribute can be
+/// serialized, then serializes them all in a second pass; a test of another service
+/// changing its state in between (DynamoDB items, say) makes that second pass fail
+/// with a 500. Such a dump is asked for again, a few times.
 pub(crate) async fn moto_sent_messages() -> Vec<serde_json::Value> {
     let url = format!("{}/moto-api/data.json", aws_env::endpoint());
-    let data: serde_json::Value = reqwest::get(&url)
-        .await
-        .and_then(|r| r.error_for_status())
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
-        .json()
-        .await
-        .expect("moto's data.json is JSON");
+    let mut attempt = 0;
+    let data: serde_json::Value = loop {
+        attempt += 1;
+        match reqwest::get(&url).await.and_then(|r| r.error_for_status()) {
+            Ok(r) => break r.json().await.expect("moto's data.json is JSON"),
+            Err(e) if attempt < 10 && e.status().is_some_and(|s| s.is_server_error()) => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("GET {url}: {e}"),
+        }
+    };
     data["ses"]["Message"]
         .as_array()
         .cloned()

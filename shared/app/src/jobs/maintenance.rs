@@ -123,7 +123,11 @@ impl Maintenance {
                 Written::Stale => open += 1,
             }
         }
-        let all_created = items.len() >= job.appliances.len();
+        // Dispatch makes every command right after the job is created. One still
+        // missing after a whole collect window never came (its message was
+        // dead-lettered): the job finishes without it rather than stay open.
+        let all_created = items.len() >= job.appliances.len()
+            || now > job.created_at.plus(rampart_domain::jobs::COLLECT_WINDOW);
         let finished = open == 0 && all_created;
         if finished {
             self.table
