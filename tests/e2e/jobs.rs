@@ -255,6 +255,15 @@ async fn a_command_reaches_its_appliance_once(backend: Backend) {
     assert!(checkin(&a, &r).await.commands.is_empty(), "delivered twice");
     assert_eq!(w.command(&id, &a.id).await.status.state, CommandState::Sent);
 
+    // Confirming a cancel nobody asked for is not a transition: 409, nothing written.
+    let (s, body) = post_result(&a, &id, &ApplianceResult::Canceled).await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (409, Some("illegal_transition")),
+        "{body}"
+    );
+    assert_eq!(w.command(&id, &a.id).await.status.version, 1);
+
     // Reports are idempotent; a different one on a finished command is 410.
     let (s, body) = post_result(&a, &id, &ApplianceResult::Succeeded).await;
     assert_eq!(
@@ -824,5 +833,41 @@ async fn a_job_whose_fan_out_never_came_is_finished_by_the_sweep() {
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewing_an_appliance_puts_it_on_the_fast_poll_interval() {
+    let w = world(Backend::Embedded).await;
+    let a = w.appliance("JOBJ0001", 22, all_allowed(), None).await;
+    let r = report("14.2", 10_100, all_allowed());
+    assert_eq!(
+        checkin(&a, &r).await.poll_interval_secs,
+        60,
+        "nobody is waiting"
+    );
+    let (s, _) = w
+        .call(
+            "GET",
+            &format!("/v1/tenants/{TENANT}/appliances/{}", a.id),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let fast = checkin(&a, &r).await.poll_interval_secs;
+    assert!(
+        (5..=7).contains(&fast),
+        "5 s and up to half of it in jitter: {fast}"
+    );
+    // For five minutes from the view (the console's clock, not the appliance's).
+    let until = w
+        .appliance_item(&a.id)
+        .await
+        .i64(rampart_app::records::appliance::FAST_POLL_UNTIL)
+        .unwrap();
+    let now = w.app.clock.now().millis();
+    assert!(
+        until > now && until <= now + 5 * 60 * 1000,
+        "{until} vs {now}"
     );
 }
