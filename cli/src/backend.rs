@@ -2,7 +2,7 @@
 //! directory (the default), or the AWS services named by the environment.
 
 use anyhow::Context;
-use rampart_ports::{Clock, Queue, Table};
+use rampart_ports::{Clock, Objects, Queue, Table};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +21,8 @@ pub enum StoreKind {
 /// presigned URLs the self-hosted server itself must serve.
 pub struct Stores {
     pub table: Arc<dyn Table>,
+    /// Where backups are stored.
+    pub objects: Arc<dyn Objects>,
     pub queues: BTreeMap<String, Arc<dyn Queue>>,
     pub local_objects: Option<Arc<FsObjects>>,
 }
@@ -35,12 +37,21 @@ pub async fn open(
         StoreKind::Embedded => {
             let e = rampart_local::open_embedded(data_dir, public_url.to_owned(), clock)
                 .with_context(|| format!("opening the embedded store in {}", data_dir.display()))?;
-            let queues = rampart_app::queues::all()
+            let queues: BTreeMap<String, Arc<dyn Queue>> = rampart_app::queues::all()
                 .into_iter()
                 .map(|spec| (spec.name.clone(), e.store.queue(spec)))
                 .collect();
+            // S3's notification of template.yaml, the embedded way: uploads under
+            // backups/ put an object-created event on the backup-ingest queue.
+            let ingest = queues
+                .get("backup-ingest")
+                .cloned()
+                .context("the embedded store has no backup-ingest queue")?;
+            e.objects
+                .notify_created(rampart_app::records::backup::OBJECT_PREFIX, ingest)?;
             Ok(Stores {
                 table: e.table,
+                objects: e.objects.clone(),
                 queues,
                 local_objects: Some(e.objects),
             })
@@ -53,6 +64,7 @@ pub async fn open(
                 queues.insert(name.clone(), resources.queue(&clients, name)?);
             }
             Ok(Stores {
+                objects: resources.objects(&clients),
                 table: resources.table(&clients, clock),
                 queues,
                 local_objects: None,

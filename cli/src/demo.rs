@@ -5,6 +5,7 @@ use anyhow::Context;
 use chrono::{Duration as ChronoDuration, Utc};
 use rampart_agent::fleet::{self, FleetLicense};
 use rampart_app::admin::AdminService;
+use rampart_domain::backup::BackupPassword;
 use rampart_domain::connection::ConnectionStatus;
 use rampart_domain::firmware::FirmwareVersion;
 use rampart_domain::ids::{Serial, TenantId};
@@ -127,6 +128,33 @@ fn demo_pin(dir: &Path) -> anyhow::Result<rampart_identity::pin::Pin> {
     rampart_identity::pin::Pin::parse(&pin).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// The cloud-backup password of every demo appliance (SPEC 6.1): made once, kept in a
+/// 0600 file beside the PIN so a downloaded backup can be opened with
+/// `rampart backup decrypt`. The appliances take it as generation 1.
+fn demo_backup_password(dir: &Path) -> anyhow::Result<BackupPassword> {
+    let file = dir.join("backup-password.txt");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        return BackupPassword::parse(text.trim_end_matches(['\r', '\n']).to_owned())
+            .map_err(|e| anyhow::anyhow!("{}: the password is refused: {e}", file.display()));
+    }
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Upper and lower case, digits and a special character: every class, whatever
+    // the random part holds.
+    let password = format!(
+        "Demo-{}-Backup{}",
+        hex::encode(&random[..6]),
+        random[6] % 10
+    );
+    std::fs::create_dir_all(dir)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(&file)?.write_all(password.as_bytes())?;
+    BackupPassword::parse(password).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// Seeds the demo and starts its fleet inside the server's process.
 pub async fn start(
     server: &mut RunningServer,
@@ -137,7 +165,11 @@ pub async fn start(
     demo_portal(server, &dir).await?;
     let licenses = demo_licenses(&server.admin, &dir, appliances).await?;
     let firmware = FirmwareVersion::parse("14.0.2")?;
-    let options = rampart_agent::AgentOptions::from_env().with_pin(demo_pin(&dir)?);
+    // Backups use SPEC 6.2's default KDF (64 MiB, 3 passes, 4 lanes), as a real
+    // appliance would.
+    let options = rampart_agent::AgentOptions::from_env()
+        .with_pin(demo_pin(&dir)?)
+        .with_backup_password(demo_backup_password(&dir)?);
     let handles = fleet::spawn_fleet_with(
         &server.base_url,
         licenses,
@@ -186,6 +218,10 @@ pub async fn start(
     tracing::info!(
         "the demo appliances' PIN is in {}",
         dir.join("pin.txt").display()
+    );
+    tracing::info!(
+        "the demo appliances' backup password is in {}",
+        dir.join("backup-password.txt").display()
     );
     Ok(())
 }

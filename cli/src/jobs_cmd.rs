@@ -395,10 +395,26 @@ async fn create(opts: &PortalOpts, a: JobCreateArgs, out: &mut impl Write) -> an
         target,
         operation,
         pin,
+        backup_password: None,
     };
-    let created = s.client.create_job(&tenant, &job).await?;
+    submit(opts, &s, &tenant, job, a.wait, out).await
+}
+
+/// Creates `job` and prints it; with `wait`, follows it to its end and fails with
+/// [`EXIT_JOB_UNSUCCESSFUL`] unless every command succeeded. The job, with any secret
+/// it carries, is dropped as soon as it is sent. `jobs create` and the `backup`
+/// commands that make jobs share it.
+pub async fn submit(
+    opts: &PortalOpts,
+    s: &SignedIn,
+    tenant: &TenantId,
+    job: NewJob,
+    wait: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let created = s.client.create_job(tenant, &job).await?;
     drop(job);
-    if !a.wait {
+    if !wait {
         if opts.json {
             write_json(out, &created)?;
         } else {
@@ -410,9 +426,9 @@ async fn create(opts: &PortalOpts, a: JobCreateArgs, out: &mut impl Write) -> an
         print_created(&created, out)?;
         out.flush()?;
     }
-    let finished = wait(&s, &tenant, created).await?;
+    let finished = self::wait(s, tenant, created).await?;
     let failed = if finished.counts.get(CommandState::Succeeded) < finished.appliances {
-        let all = all_commands(&s, &tenant, &finished.id).await?;
+        let all = all_commands(s, tenant, &finished.id).await?;
         Some(
             all.into_iter()
                 .filter(|c| c.state != CommandState::Succeeded)
@@ -496,6 +512,10 @@ pub fn operation_label(op: &Operation) -> String {
             };
             format!("app-{verb} {name}")
         }
+        // The `rampart backup` commands that make these jobs.
+        Operation::Backup => "backup".into(),
+        Operation::SetBackupPassword { .. } => "set-backup-password".into(),
+        Operation::RestoreBackup { backup, .. } => format!("restore-backup {backup}"),
     }
 }
 

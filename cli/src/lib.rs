@@ -4,6 +4,7 @@
 pub mod admin_cmd;
 pub mod agent_cmd;
 pub mod backend;
+pub mod backup_cmd;
 pub mod demo;
 pub mod jobs_cmd;
 pub mod log_cmd;

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use rampart::admin_cmd::{self, LicenseArgs, Role};
 use rampart::agent_cmd::{AgentAction, ApplianceArgs};
 use rampart::backend::{self, StoreKind};
+use rampart::backup_cmd::{self, BackupCommand};
 use rampart::jobs_cmd::{self, JobsCommand};
 use rampart::log_cmd::{self, LogArgs};
 use rampart::portal_cmd::{
@@ -170,6 +171,16 @@ enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// Cloud backups: a license's backups (list, download, delete), making, restoring
+    /// and the backup password as jobs, the regular-backup schedule; and, without a
+    /// server, a rotation preview and offline decrypt/encrypt of backup files.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Backup {
+        #[command(flatten)]
+        opts: PortalOpts,
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
     /// An appliance's communication log, newest first (`rampart log APPLIANCE`), or a
     /// check of its hash chain (`rampart log verify APPLIANCE`).
     #[command(after_help = EXIT_CODES_HELP)]
@@ -192,6 +203,7 @@ impl Command {
             | Command::Users { opts, .. }
             | Command::Tenants { opts, .. }
             | Command::Jobs { opts, .. }
+            | Command::Backup { opts, .. }
             | Command::Log { opts, .. } => Some(opts.json),
             Command::Serve { .. } | Command::Agent { .. } | Command::Admin { .. } => None,
         }
@@ -407,6 +419,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Jobs { opts, command } => {
             jobs_cmd::jobs(&opts, command, &mut std::io::stdout().lock()).await
+        }
+        Command::Backup { opts, command } => {
+            backup_cmd::backup(&opts, command, &mut std::io::stdout().lock()).await
         }
         Command::Log { opts, args } => {
             log_cmd::log(&opts, args, &mut std::io::stdout().lock()).await

@@ -4,12 +4,12 @@
 
 use rampart_domain::comm_log::LogEntry;
 use rampart_domain::device_protocol::ErrorBody;
-use rampart_domain::ids::{ApplianceId, JobId, TenantId};
+use rampart_domain::ids::{ApplianceId, BackupId, JobId, Serial, TenantId};
 use rampart_domain::portal_protocol::{
-    ApplianceDetail, AppliancePatch, ApplianceSummary, ClusterView, CommandView, JobCancel,
-    JobView, LicenseView, ListPage, LogHeadView, LoginChallenge, LoginRequest, Me, NewJob,
-    NewTenant, NewUser, SessionGrant, TenantView, TotpEnrollRequest, TotpEnrollment, TotpRequest,
-    UserView,
+    ApplianceDetail, AppliancePatch, ApplianceSummary, BackupDownload, BackupSchedule,
+    BackupScheduleView, BackupView, ClusterView, CommandView, JobCancel, JobView, LicenseView,
+    ListPage, LogHeadView, LoginChallenge, LoginRequest, Me, NewJob, NewTenant, NewUser,
+    SessionGrant, TenantView, TotpEnrollRequest, TotpEnrollment, TotpRequest, UserView,
 };
 use rampart_domain::tenancy::Email;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
@@ -549,6 +549,109 @@ impl PortalClient {
             "head",
         ]);
         self.json(self.request(Method::GET, url)).await
+    }
+}
+
+impl PortalClient {
+    // ---- cloud backups -----------------------------------------------------------------
+
+    /// `GET /v1/tenants/{tenant}/licenses/{serial}/backups`, newest first.
+    pub async fn backups(
+        &self,
+        tenant: &TenantId,
+        serial: &Serial,
+        page: &PageQuery,
+    ) -> Result<ListPage<BackupView>, PortalError> {
+        let url = self.backups_url(tenant, serial, page);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// The URL [`Self::backups`] requests (exposed for tests).
+    pub fn backups_url(&self, tenant: &TenantId, serial: &Serial, page: &PageQuery) -> Url {
+        let mut url = self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "licenses",
+            serial.as_str(),
+            "backups",
+        ]);
+        add_page(&mut url, page, None);
+        url
+    }
+
+    /// `POST /v1/tenants/{tenant}/licenses/{serial}/backups/{backup}/download`: a
+    /// presigned GET URL of the (still encrypted) file.
+    pub async fn backup_download(
+        &self,
+        tenant: &TenantId,
+        serial: &Serial,
+        backup: &BackupId,
+    ) -> Result<BackupDownload, PortalError> {
+        let url = self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "licenses",
+            serial.as_str(),
+            "backups",
+            backup.as_str(),
+            "download",
+        ]);
+        let body = serde_json::json!({});
+        self.json(self.request(Method::POST, url).json(&body)).await
+    }
+
+    /// `DELETE /v1/tenants/{tenant}/licenses/{serial}/backups/{backup}`.
+    pub async fn delete_backup(
+        &self,
+        tenant: &TenantId,
+        serial: &Serial,
+        backup: &BackupId,
+    ) -> Result<(), PortalError> {
+        let url = self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "licenses",
+            serial.as_str(),
+            "backups",
+            backup.as_str(),
+        ]);
+        self.empty(self.request(Method::DELETE, url)).await
+    }
+
+    fn backup_schedule_url(&self, tenant: &TenantId, appliance: &ApplianceId) -> Url {
+        self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "appliances",
+            appliance.as_str(),
+            "backup-schedule",
+        ])
+    }
+
+    /// `GET /v1/tenants/{tenant}/appliances/{id}/backup-schedule`.
+    pub async fn backup_schedule(
+        &self,
+        tenant: &TenantId,
+        appliance: &ApplianceId,
+    ) -> Result<BackupScheduleView, PortalError> {
+        let url = self.backup_schedule_url(tenant, appliance);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// `PUT /v1/tenants/{tenant}/appliances/{id}/backup-schedule`.
+    pub async fn set_backup_schedule(
+        &self,
+        tenant: &TenantId,
+        appliance: &ApplianceId,
+        schedule: &BackupSchedule,
+    ) -> Result<BackupScheduleView, PortalError> {
+        let url = self.backup_schedule_url(tenant, appliance);
+        self.json(self.request(Method::PUT, url).json(schedule))
+            .await
     }
 }
 

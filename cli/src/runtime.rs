@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
+use rampart_app::backups::Backups;
 use rampart_app::jobs::dispatch::Dispatcher;
 use rampart_app::jobs::maintenance::Maintenance;
 use rampart_app::schedules::DailySchedule;
@@ -64,6 +65,38 @@ pub struct DispatchHandler(pub Dispatcher);
 impl MessageHandler for DispatchHandler {
     async fn handle(&self, body: &str) -> anyhow::Result<()> {
         match self.0.handle(body).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let error_type = e.error_type();
+                Err(anyhow::Error::new(e).context(error_type))
+            }
+        }
+    }
+}
+
+/// The `backup-ingest` queue's handler: the same code the `backup-ingest` Lambda calls.
+pub struct IngestHandler(pub Arc<Backups>);
+
+#[async_trait]
+impl MessageHandler for IngestHandler {
+    async fn handle(&self, body: &str) -> anyhow::Result<()> {
+        match self.0.ingest(body).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let error_type = e.error_type();
+                Err(anyhow::Error::new(e).context(error_type))
+            }
+        }
+    }
+}
+
+/// The `rotation` queue's handler: the same code the `rotation` Lambda calls.
+pub struct RotationHandler(pub Arc<Backups>);
+
+#[async_trait]
+impl MessageHandler for RotationHandler {
+    async fn handle(&self, body: &str) -> anyhow::Result<()> {
+        match self.0.rotation_message(body).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 let error_type = e.error_type();

@@ -4,6 +4,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
 use rampart_app::admin::AdminService;
+use rampart_app::backups::Backups;
 use rampart_app::device::{DeviceConfig, DeviceService};
 use rampart_app::http::{
     OperatorToken, admin_routes, device_routes, healthz, portal_routes, with_json_fallbacks,
@@ -105,14 +106,17 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
 
     let stores = backend::open(&config.store, &config.data_dir, &base_url, clock.clone()).await?;
-    let device = Arc::new(DeviceService::new(
-        stores.table.clone(),
-        clock.clone(),
-        DeviceConfig {
-            poll_interval: config.poll_interval,
-            ..DeviceConfig::default()
-        },
-    ));
+    let device = Arc::new(
+        DeviceService::new(
+            stores.table.clone(),
+            clock.clone(),
+            DeviceConfig {
+                poll_interval: config.poll_interval,
+                ..DeviceConfig::default()
+            },
+        )
+        .with_objects(stores.objects.clone()),
+    );
     let admin = Arc::new(AdminService::new(stores.table.clone(), clock.clone()));
     let token = OperatorToken::new(&load_or_create_operator_token(&config.data_dir)?);
     let jobs_queue = stores
@@ -122,6 +126,7 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         .context("the store has no jobs queue")?;
     let portal = crate::portal_setup::self_hosted_portal(
         stores.table.clone(),
+        stores.objects.clone(),
         clock.clone(),
         jobs_queue.clone(),
         &config.data_dir,
@@ -164,9 +169,39 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
             Arc::new(handler),
         ));
     }
+    // The `backup-ingest` and `rotation` functions: consumers of their queues.
+    let queue = |name: &str| {
+        stores
+            .queues
+            .get(name)
+            .cloned()
+            .with_context(|| format!("the store has no {name} queue"))
+    };
+    let backups = Arc::new(Backups::new(
+        stores.table.clone(),
+        stores.objects.clone(),
+        clock.clone(),
+        queue("rotation")?,
+    ));
+    for (name, handler) in [
+        (
+            "backup-ingest",
+            Arc::new(runtime::IngestHandler(backups.clone())) as Arc<dyn runtime::MessageHandler>,
+        ),
+        (
+            "rotation",
+            Arc::new(runtime::RotationHandler(backups.clone())),
+        ),
+    ] {
+        let spec = rampart_app::queues::spec(name).context("queue spec")?;
+        tasks.push(runtime::spawn_consumer(spec, queue(name)?, handler));
+    }
     // The `maintenance` function: EventBridge's rate schedule becomes a timer.
     tasks.push(runtime::spawn_maintenance(
-        Arc::new(Maintenance::new(stores.table.clone(), clock.clone())),
+        Arc::new(
+            Maintenance::new(stores.table.clone(), clock.clone())
+                .with_scheduled_backups(jobs_queue.clone()),
+        ),
         config.maintenance_every,
     ));
     tracing::info!(%addr, store = ?config.store, data_dir = %config.data_dir.display(), "console listening");

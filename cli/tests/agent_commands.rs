@@ -11,6 +11,7 @@ fn rampart(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rampart"))
         .args(args)
         .env_remove("RAMPART_AGENT_PIN")
+        .env_remove("RAMPART_AGENT_BACKUP_PASSWORD")
         .env_remove("SESSIONAUTH_MAXRETRY")
         .env("RAMPART_LICENSE_SECRET", "not-used")
         .output()
@@ -168,6 +169,76 @@ fn the_agent_keeps_its_existing_invocations() {
     );
 }
 
+#[test]
+fn backup_options_are_offered_and_checked_before_connecting() {
+    let help = text(&rampart(&["agent", "--help"]).stdout);
+    for flag in [
+        "--backup-password-file",
+        "--utc-offset-minutes",
+        "--config-size",
+        "--backup-kdf-memory-kib",
+        "--backup-kdf-iterations",
+        "--backup-kdf-parallelism",
+    ] {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
+    // No such flag: a password on the command line would show in `ps`.
+    let out = rampart(&[
+        "agent",
+        "--serial",
+        "A1B2C3D4",
+        "--backup-password",
+        "Correct-Horse-9",
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("unexpected argument"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("a.json");
+    let with = |extra: &[&str]| {
+        let mut args = vec![
+            "agent",
+            "--server",
+            "http://127.0.0.1:9",
+            "--serial",
+            "A1B2C3D4",
+            "--state-file",
+            state.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        rampart(&args)
+    };
+    let weak = dir.path().join("weak");
+    std::fs::write(&weak, "alllowercase\n").unwrap();
+    let out = with(&["--backup-password-file", weak.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("3 of 4 character classes"), "{err}");
+    assert!(!err.contains("alllowercase"), "{err}");
+    let out = with(&["--backup-kdf-memory-kib", "1024"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("memory_kib"),
+        "{}",
+        text(&out.stderr)
+    );
+    for bad in [
+        &["--utc-offset-minutes", "900"][..],
+        &["--config-size", "12X"],
+        &["--backup-kdf-iterations", "11"],
+    ] {
+        let out = with(bad);
+        assert!(!out.status.success(), "{bad:?}");
+    }
+    // A negative offset is a value, not a flag: the error is about the other option.
+    let out = with(&["--utc-offset-minutes", "-300", "--pin-max-retry", "0"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("--pin-max-retry"), "{err}");
+    assert!(!err.contains("--utc-offset-minutes"), "{err}");
+    assert!(!state.exists(), "nothing started");
+}
+
 /// The agent against the self-hosted console, in-process: jobs created through the
 /// portal service reach it, run once and come back with the right states.
 mod over_a_real_console {
@@ -254,6 +325,7 @@ mod over_a_real_console {
                 target: JobTarget::Appliance(appliance.clone()),
                 operation,
                 pin: pin.map(PinText::new),
+                backup_password: None,
             };
             Ok(self
                 .server

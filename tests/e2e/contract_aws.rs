@@ -114,7 +114,12 @@ mod aws_specific {
         let p = provision(&c).await;
         let o = S3Objects::new(c.s3.clone(), p.bucket.clone());
         let req = o
-            .presign_put("backups/A1B2C3D4/x.rbk", 1234, Duration::from_secs(60))
+            .presign_put(
+                "backups/A1B2C3D4/x.rbk",
+                1234,
+                &[0xab; 32],
+                Duration::from_secs(60),
+            )
             .await
             .unwrap();
         assert!(
@@ -129,7 +134,25 @@ mod aws_specific {
             "{:?}",
             req.headers
         );
+        // base64 of the 32 bytes 0xab.
+        let checksum = "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=";
+        assert!(
+            req.headers
+                .contains(&("x-amz-checksum-sha256".into(), checksum.into())),
+            "{:?}",
+            req.headers
+        );
         assert!(req.url.contains("X-Amz-Signature="), "not a presigned URL");
+        // The checksum is signed with the URL, so a client cannot drop or change it.
+        let signed = req
+            .url
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("X-Amz-SignedHeaders="))
+            .expect("signed headers");
+        assert!(
+            signed.split("%3B").any(|h| h == "x-amz-checksum-sha256"),
+            "{signed}"
+        );
     }
 
     #[tokio::test]

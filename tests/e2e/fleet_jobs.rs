@@ -189,7 +189,7 @@ async fn tag_job_over_a_fleet(backend: Backend) {
 }
 
 /// Polls the job until it is finished (at most 60 s), calling `tick` each round.
-async fn wait_finished(
+pub(crate) async fn wait_finished(
     app: &rampart_tests::portal_harness::PortalApp,
     token: &str,
     job: &str,

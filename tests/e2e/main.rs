@@ -1,10 +1,13 @@
 //! All workspace-level tests, compiled into one binary.
 
+mod backup_schedule;
+mod backups;
 mod contract_aws;
 mod contract_embedded;
 mod device_api;
 mod fleet_jobs;
 mod jobs;
+mod lambda_backups;
 mod lambda_device_api;
 mod lambda_dispatch;
 mod lambda_maintenance;

@@ -763,3 +763,261 @@ fn the_portal_sends_jobs_to_the_jobs_queue_only() {
     );
     assert_table_access(&t, &portal);
 }
+
+/// The queues a function may send to, by the logical ids its
+/// `SQSSendMessagePolicy` entries name; inline statements grant no SQS besides.
+fn send_policy_queues<'a>(f: &Resource<'a>) -> Vec<&'a str> {
+    let Some(Value::Sequence(policies)) = f.prop(&["Policies"]).map(untag) else {
+        return Vec::new();
+    };
+    assert!(
+        policy_statements(f)
+            .iter()
+            .all(|s| actions(s).iter().all(|a| !a.starts_with("sqs:"))),
+        "{}: SQS only through SQSSendMessagePolicy",
+        f.id
+    );
+    policies
+        .iter()
+        .filter_map(|p| get(p, &["SQSSendMessagePolicy", "QueueName"]))
+        .map(|name| {
+            assert_eq!(
+                tag_of(name).as_deref(),
+                Some("GetAtt"),
+                "{}: QueueName is !GetAtt <queue>.QueueName",
+                f.id
+            );
+            assert!(
+                scalar_text(untag(name)).is_some_and(|s| s.ends_with(".QueueName")),
+                "{}: QueueName {name:?}",
+                f.id
+            );
+            reference(name).expect("a queue reference")
+        })
+        .collect()
+}
+
+/// The S3 actions a function's inline statements grant, each with the resources
+/// it is granted on (`!Sub` text, or `!GetAtt X.Arn` as `${X.Arn}`).
+fn s3_grants(f: &Resource<'_>) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut grants = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for s in policy_statements(f) {
+        let s3: Vec<String> = actions(s)
+            .into_iter()
+            .filter(|a| a.starts_with("s3:"))
+            .collect();
+        if s3.is_empty() {
+            continue;
+        }
+        assert_eq!(text(get(s, &["Effect"])).as_deref(), Some("Allow"));
+        assert!(get(s, &["Condition"]).is_none(), "{}: {s:?}", f.id);
+        // Each resource with its tag (`one_or_many` drops a lone resource's tag).
+        let resources: Vec<&Value> = match get(s, &["Resource"]) {
+            Some(r) => match untag(r) {
+                Value::Sequence(v) => v.iter().collect(),
+                _ => vec![r],
+            },
+            None => Vec::new(),
+        };
+        let resources: Vec<String> = resources
+            .into_iter()
+            .map(|r| match tag_of(r).as_deref() {
+                Some("GetAtt") => format!("${{{}}}", scalar_text(untag(r)).unwrap()),
+                _ => sub_text(r).unwrap_or_else(|| panic!("{}: resource {r:?}", f.id)),
+            })
+            .collect();
+        for a in s3 {
+            grants.entry(a).or_default().extend(resources.clone());
+        }
+    }
+    grants
+}
+
+/// A function consuming `queue` as the template's queue-consuming functions must:
+/// one SQS event source, partial batch failures, an explicit small batch, and a
+/// queue that redelivers only after 6x the function's timeout, as declared in the
+/// template and in the self-hosted runtime's spec alike.
+fn assert_consumes(t: &Template, f: &Resource<'_>, queue: &str) {
+    let id = f.id;
+    let sources = sqs_events(f);
+    assert_eq!(sources.len(), 1, "{id}: one SQS event source");
+    let (source, props) = sources[0];
+    assert_eq!(
+        source,
+        queue_id(t, queue),
+        "{id}: consumes the {queue} queue"
+    );
+    let Some(Value::Sequence(types)) = get(props, &["FunctionResponseTypes"]).map(untag) else {
+        panic!("{id}: FunctionResponseTypes");
+    };
+    assert_eq!(
+        types.iter().map(scalar_text).collect::<Vec<_>>(),
+        vec![Some("ReportBatchItemFailures".to_owned())],
+        "{id}: partial batch failures"
+    );
+    let batch = as_u64(get(props, &["BatchSize"]).expect("an explicit BatchSize")).unwrap();
+    assert!((1..=10).contains(&batch), "{id}: BatchSize {batch}");
+    assert!(
+        get(props, &["Enabled"]).and_then(scalar_text).as_deref() != Some("false"),
+        "{id}: the event source is enabled"
+    );
+    let timeout = as_u64(function_prop(t, f, "Timeout").unwrap()).unwrap();
+    let declared = t
+        .queues()
+        .unwrap()
+        .into_iter()
+        .find(|q| q.spec.name == queue)
+        .unwrap()
+        .spec
+        .visibility_timeout;
+    assert!(
+        declared.as_secs() >= 6 * timeout,
+        "{queue} VisibilityTimeout {declared:?} < 6x {id}'s Timeout {timeout} s"
+    );
+    assert_eq!(
+        Some(declared),
+        rampart_app::queues::spec(queue).map(|s| s.visibility_timeout),
+        "{queue}: the self-hosted runtime's visibility timeout"
+    );
+}
+
+/// The function is given the backup bucket's name.
+fn assert_bucket_env(t: &Template, f: &Resource<'_>) {
+    let bucket = t.only("AWS::S3::Bucket").unwrap();
+    assert_eq!(
+        f.prop(&["Environment", "Variables", rampart_aws::config::BUCKET_ENV])
+            .and_then(reference),
+        Some(bucket.id),
+        "{}: {} names the bucket",
+        f.id,
+        rampart_aws::config::BUCKET_ENV
+    );
+}
+
+/// The function is given the URL of the queue of that logical name.
+fn queue_url_env_of<'a>(f: &Resource<'a>, queue: &str) -> Option<&'a str> {
+    f.prop(&[
+        "Environment",
+        "Variables",
+        &rampart_aws::config::queue_url_env(queue),
+    ])
+    .and_then(reference)
+}
+
+#[test]
+fn the_backup_functions_consume_their_queues_with_partial_failures() {
+    let t = template();
+    let rotation = queue_id(&t, "rotation");
+    for (binary, queue) in [("backup-ingest", "backup-ingest"), ("rotation", "rotation")] {
+        let f = function_of_binary(&t, binary);
+        assert_consumes(&t, &f, queue);
+        assert_table_access(&t, &f);
+        assert_bucket_env(&t, &f);
+        // Both build the backup services, which take the rotation queue; the
+        // rotation sweep fans out into it.
+        assert_eq!(queue_url_env_of(&f, "rotation"), Some(rotation), "{}", f.id);
+        assert_eq!(send_policy_queues(&f), vec![rotation], "{}", f.id);
+    }
+    // The functions' own timeouts, as the queues' 6x was sized for.
+    let timeout = |binary: &str| {
+        let f = function_of_binary(&t, binary);
+        as_u64(function_prop(&t, &f, "Timeout").unwrap()).unwrap()
+    };
+    assert_eq!(timeout("backup-ingest"), 30);
+    assert_eq!(timeout("rotation"), 60);
+}
+
+#[test]
+fn created_backups_notify_the_backup_ingest_queue() {
+    let t = template();
+    let bucket = t.only("AWS::S3::Bucket").unwrap();
+    let ingest = function_of_binary(&t, "backup-ingest");
+    let (consumed, _) = sqs_events(&ingest)[0];
+    let Some(Value::Sequence(configs)) =
+        bucket.prop(&["NotificationConfiguration", "QueueConfigurations"])
+    else {
+        panic!("the bucket notifies a queue");
+    };
+    assert_eq!(configs.len(), 1);
+    let c = &configs[0];
+    assert_eq!(
+        get(c, &["Queue"]).and_then(reference),
+        Some(consumed),
+        "the queue the ingest function consumes"
+    );
+    assert_eq!(
+        text(get(c, &["Event"])).as_deref(),
+        Some("s3:ObjectCreated:*")
+    );
+    let Some(Value::Sequence(rules)) = get(c, &["Filter", "S3Key", "Rules"]) else {
+        panic!("a key filter");
+    };
+    let prefix: Vec<_> = rules
+        .iter()
+        .filter(|r| text(get(r, &["Name"])).as_deref() == Some("prefix"))
+        .filter_map(|r| text(get(r, &["Value"])))
+        .collect();
+    assert_eq!(
+        prefix,
+        vec![rampart_app::records::backup::OBJECT_PREFIX.to_owned()]
+    );
+}
+
+#[test]
+fn bucket_access_is_what_each_function_does_with_backups() {
+    let t = template();
+    let bucket = t.only("AWS::S3::Bucket").unwrap().id;
+    let backups = format!("${{{bucket}.Arn}}/backups/*");
+    let whole = format!("${{{bucket}.Arn}}");
+    let grants = |binary: &str| s3_grants(&function_of_binary(&t, binary));
+    let expect = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, Vec<String>> {
+        pairs
+            .iter()
+            .map(|(a, r)| (format!("s3:{a}"), vec![(*r).to_owned()]))
+            .collect()
+    };
+    // Presigned upload and download URLs carry the device API's permission.
+    assert_eq!(
+        grants("device-api"),
+        expect(&[("GetObject", &backups), ("PutObject", &backups)])
+    );
+    // Presigned downloads, and a user's backup deletion.
+    assert_eq!(
+        grants("portal-api"),
+        expect(&[("DeleteObject", &backups), ("GetObject", &backups)])
+    );
+    // Head and header read, deletion of refused and rotated-out objects; ListBucket
+    // so that a missing object is a 404, not a 403.
+    assert_eq!(
+        grants("backup-ingest"),
+        expect(&[
+            ("DeleteObject", &backups),
+            ("GetObject", &backups),
+            ("ListBucket", &whole)
+        ])
+    );
+    assert_eq!(grants("rotation"), expect(&[("DeleteObject", &backups)]));
+    for binary in ["dispatch", "maintenance"] {
+        assert!(grants(binary).is_empty(), "{binary}: no bucket access");
+    }
+    for binary in ["device-api", "portal-api", "backup-ingest", "rotation"] {
+        assert_bucket_env(&t, &function_of_binary(&t, binary));
+    }
+}
+
+#[test]
+fn the_maintenance_function_sends_scheduled_backup_jobs_to_the_jobs_queue() {
+    let t = template();
+    let f = function_of_binary(&t, "maintenance");
+    let jobs = queue_id(&t, "jobs");
+    assert_eq!(
+        queue_url_env_of(&f, "jobs"),
+        Some(jobs),
+        "{}: given the jobs queue's URL",
+        f.id
+    );
+    assert_eq!(send_policy_queues(&f), vec![jobs]);
+    // The dispatch function consumes it.
+    let dispatch = function_of_binary(&t, "dispatch");
+    assert_eq!(sqs_events(&dispatch)[0].0, jobs);
+}

@@ -117,11 +117,24 @@ pub async fn queue_env() -> QueueEnv {
 pub async fn objects_env() -> ObjectsEnv {
     let clients = clients().await;
     let p = provision(&clients).await;
+    // The bucket notification of the template: created backups go to backup-ingest
+    // (which first receives S3's s3:TestEvent).
+    rampart_aws::enable_bucket_notifications(&clients, template(), &p)
+        .await
+        .unwrap_or_else(|e| panic!("bucket notifications on the emulator: {e:#}"));
+    let ingest = p
+        .queue("backup-ingest")
+        .expect("template declares the backup-ingest queue");
     ObjectsEnv {
         objects: Arc::new(S3Objects::new(clients.s3.clone(), p.bucket.clone())),
         // moto does not verify presigned signatures or expiry (a tampered or
         // expired URL still gets 200); S3 does. The embedded run covers refusal.
         enforces_presign: false,
+        // moto does not verify x-amz-checksum-sha256 on a presigned PUT (a body
+        // with another SHA-256 is stored); S3 does (400 BadDigest). The embedded
+        // run covers that refusal.
+        verifies_upload_checksum: false,
+        created_events: Arc::new(SqsQueue::new(clients.sqs.clone(), ingest.url.clone())),
         guard: Box::new(p),
     }
 }

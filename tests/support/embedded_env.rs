@@ -3,7 +3,7 @@
 
 use rampart_domain::Timestamp;
 use rampart_local::{FsObjects, SqliteStore, objects_router};
-use rampart_ports::contract::{ObjectsEnv, QueueEnv, TableEnv};
+use rampart_ports::contract::{CREATED_EVENTS_PREFIX, ObjectsEnv, QueueEnv, TableEnv};
 use rampart_ports::{ManualClock, QueueSpec, SystemClock};
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +72,14 @@ pub async fn objects_env() -> ObjectsEnv {
     let objects = Arc::new(
         FsObjects::open(dir.path().join("objects"), base, key).expect("open file objects"),
     );
+    // Created backups go to the backup-ingest queue, as the self-hosted runtime wires it.
+    let store = SqliteStore::open(&dir.path().join("rampart.db"), Arc::new(SystemClock))
+        .expect("open sqlite store");
+    let created_events =
+        store.queue(rampart_app::queues::spec("backup-ingest").expect("backup-ingest queue"));
+    objects
+        .notify_created(CREATED_EVENTS_PREFIX, Arc::clone(&created_events))
+        .expect("notification target");
     let app = objects_router(Arc::clone(&objects));
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.expect("objects server");
@@ -79,6 +87,8 @@ pub async fn objects_env() -> ObjectsEnv {
     ObjectsEnv {
         objects,
         enforces_presign: true,
+        verifies_upload_checksum: true,
+        created_events,
         guard: Box::new((AbortOnDrop(server), dir)),
     }
 }

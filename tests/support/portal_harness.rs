@@ -4,6 +4,7 @@
 
 use chrono::NaiveDate;
 use rampart_app::admin::AdminService;
+use rampart_app::backups::Backups;
 use rampart_app::device::{DeviceConfig, DeviceService};
 use rampart_app::jobs::dispatch::Dispatcher;
 use rampart_app::jobs::maintenance::Maintenance;
@@ -22,7 +23,7 @@ use rampart_domain::portal_protocol::{
 use rampart_domain::tenancy::{Email, Role, TenantKind};
 use rampart_identity::TotpSecret;
 use rampart_ports::counting::{CountingTable, RequestCounts};
-use rampart_ports::{Clock, Item, ManualClock, Queue, Table};
+use rampart_ports::{Clock, Item, ManualClock, Objects, Queue, Table};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,12 @@ pub struct PortalApp {
     pub http: reqwest::Client,
     /// The queue new jobs are fanned out through.
     pub jobs_queue: Arc<dyn Queue>,
+    /// Every queue of the console (jobs, backup-ingest, rotation).
+    pub queues: Queues,
+    /// Where backups go (file objects served on `base_url`, or S3 of the emulator).
+    pub objects: Arc<dyn Objects>,
+    /// The backup consumers' code on this store.
+    pub backups: Arc<Backups>,
     pub admin: AdminService,
     pub dispatcher: Dispatcher,
     pub maintenance: Maintenance,
@@ -49,6 +56,14 @@ impl Drop for PortalApp {
     fn drop(&mut self) {
         self._server.abort();
     }
+}
+
+/// The queues a console consumes.
+#[derive(Clone)]
+pub struct Queues {
+    pub jobs: Arc<dyn Queue>,
+    pub backup_ingest: Arc<dyn Queue>,
+    pub rotation: Arc<dyn Queue>,
 }
 
 pub const PASSWORD: &str = "Correct-Horse-42-battery";
@@ -64,64 +79,115 @@ pub async fn spawn_portal_polling(backend: Backend, poll: Duration) -> PortalApp
     let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
     let dir = tempfile::tempdir().expect("temp dir");
     type Guard = Box<dyn std::any::Any + Send + Sync>;
-    let (inner, jobs_queue, guard): (Arc<dyn Table>, Arc<dyn Queue>, Guard) = match backend {
-        Backend::Embedded => {
-            let store = rampart_local::SqliteStore::open(
-                &dir.path().join("rampart.db"),
-                shared_clock.clone(),
-            )
-            .expect("open store");
-            let queue = store.queue(rampart_app::queues::spec("jobs").expect("jobs queue"));
-            (Arc::new(store), queue, Box::new(()))
-        }
-        Backend::Aws => {
-            let clients = crate::aws_env::clients().await;
-            let p = crate::aws_env::provision(&clients).await;
-            let t = rampart_aws::DynamoTable::new(
-                clients.dynamodb.clone(),
-                p.table.clone(),
-                shared_clock.clone(),
-            );
-            let queue = p
-                .resources()
-                .queue(&clients, "jobs")
-                .expect("the template declares the jobs queue");
-            (Arc::new(t), queue, Box::new(p))
-        }
-    };
-    let counting = Arc::new(CountingTable::new(inner));
-    let outbox = dir.path().join("outbox");
-    let svc = Arc::new(PortalService::new(
-        counting.clone(),
-        shared_clock.clone(),
-        Arc::new(rampart_local::OutboxMailer::new(outbox.clone())),
-        jobs_queue.clone(),
-        [7u8; 32],
-        PortalConfig::default(),
-    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().unwrap();
+    let base_url = format!("http://{addr}");
+    let mut objects_router = None;
+    let (inner, queues, objects, guard): (Arc<dyn Table>, Queues, Arc<dyn Objects>, Guard) =
+        match backend {
+            Backend::Embedded => {
+                let store = rampart_local::SqliteStore::open(
+                    &dir.path().join("rampart.db"),
+                    shared_clock.clone(),
+                )
+                .expect("open store");
+                let queue =
+                    |name: &str| store.queue(rampart_app::queues::spec(name).expect("queue spec"));
+                let queues = Queues {
+                    jobs: queue("jobs"),
+                    backup_ingest: queue("backup-ingest"),
+                    rotation: queue("rotation"),
+                };
+                let key = rampart_local::load_or_create_key(&dir.path().join("presign.key"))
+                    .expect("presign key");
+                let objects = Arc::new(
+                    rampart_local::FsObjects::open(dir.path().join("objects"), base_url.clone(), key)
+                        .expect("objects"),
+                );
+                // As `rampart serve` wires it: uploads under backups/ notify the ingest.
+                objects
+                    .notify_created(
+                        rampart_app::records::backup::OBJECT_PREFIX,
+                        queues.backup_ingest.clone(),
+                    )
+                    .expect("notification target");
+                objects_router = Some(rampart_local::objects_router(objects.clone()));
+                (Arc::new(store), queues, objects, Box::new(()))
+            }
+            Backend::Aws => {
+                let clients = crate::aws_env::clients().await;
+                let p = crate::aws_env::provision(&clients).await;
+                rampart_aws::enable_bucket_notifications(&clients, crate::aws_env::template(), &p)
+                    .await
+                    .expect("bucket notifications");
+                let t = rampart_aws::DynamoTable::new(
+                    clients.dynamodb.clone(),
+                    p.table.clone(),
+                    shared_clock.clone(),
+                );
+                let resources = p.resources();
+                let queue = |name: &str| {
+                    resources
+                        .queue(&clients, name)
+                        .expect("the template declares the queue")
+                };
+                let queues = Queues {
+                    jobs: queue("jobs"),
+                    backup_ingest: queue("backup-ingest"),
+                    rotation: queue("rotation"),
+                };
+                let objects = resources.objects(&clients);
+                (Arc::new(t), queues, objects, Box::new(p))
+            }
+        };
+    let jobs_queue = queues.jobs.clone();
+    let counting = Arc::new(CountingTable::new(inner));
+    let outbox = dir.path().join("outbox");
+    let svc = Arc::new(
+        PortalService::new(
+            counting.clone(),
+            shared_clock.clone(),
+            Arc::new(rampart_local::OutboxMailer::new(outbox.clone())),
+            jobs_queue.clone(),
+            [7u8; 32],
+            PortalConfig::default(),
+        )
+        .with_objects(objects.clone()),
+    );
     // The device API on the same store and clock, so appliances can enroll, check
     // in and answer the jobs the portal creates.
-    let device = Arc::new(DeviceService::new(
-        counting.clone(),
-        shared_clock.clone(),
-        DeviceConfig {
-            poll_interval: poll,
-            ..DeviceConfig::default()
-        },
-    ));
-    let router = rampart_app::http::with_json_fallbacks(
-        rampart_app::http::portal_routes(svc.clone())
-            .merge(rampart_app::http::device_routes(device)),
+    let device = Arc::new(
+        DeviceService::new(
+            counting.clone(),
+            shared_clock.clone(),
+            DeviceConfig {
+                poll_interval: poll,
+                ..DeviceConfig::default()
+            },
+        )
+        .with_objects(objects.clone()),
     );
+    let mut router = rampart_app::http::portal_routes(svc.clone())
+        .merge(rampart_app::http::device_routes(device));
+    if let Some(objects_router) = objects_router {
+        router = router.merge(objects_router);
+    }
+    let router = rampart_app::http::with_json_fallbacks(router);
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
     PortalApp {
-        base_url: format!("http://{addr}"),
+        base_url,
+        backups: Arc::new(Backups::new(
+            counting.clone(),
+            objects.clone(),
+            shared_clock.clone(),
+            queues.rotation.clone(),
+        )),
+        objects,
+        queues,
         counting: counting.clone(),
         svc,
         clock,

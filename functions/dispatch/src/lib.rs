@@ -2,17 +2,19 @@
 //! a batch of one job's appliances, fanned out into commands by the same
 //! [`Dispatcher`] the self-hosted console's queue consumer calls.
 //!
-//! Every record is handled on its own: one that fails is named in the response's
-//! `batchItemFailures`, so SQS redelivers only it (and dead-letters it after the
-//! queue's `maxReceiveCount`) while the rest of the batch is deleted. Records are
-//! handled one after another: a message delivered twice within one batch then
-//! finds its commands already written instead of racing itself.
+//! Every record is handled on its own (the shared loop of [`rampart_lambda_sqs`]):
+//! one that fails is named in the response's `batchItemFailures`, so SQS
+//! redelivers only it (and dead-letters it after the queue's `maxReceiveCount`)
+//! while the rest of the batch is deleted. Records are handled one after another:
+//! a message delivered twice within one batch then finds its commands already
+//! written instead of racing itself.
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
-use rampart_app::jobs::dispatch::{DispatchError, Dispatcher};
+use rampart_app::jobs::dispatch::Dispatcher;
 use rampart_aws::config::{MissingEnv, TABLE_ENV};
 use rampart_aws::{AwsClients, AwsResources};
+use rampart_lambda_sqs::RecordFailure;
 use rampart_ports::Clock;
 use std::sync::Arc;
 
@@ -59,67 +61,29 @@ pub async fn function_handler(
 
 /// Handles every record of a batch; returns the message ids of those that failed.
 pub async fn handle_batch(state: &DispatchState, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for record in &event.records {
-        let message_id = record.message_id.clone().unwrap_or_default();
-        match handle_record(state, record).await {
-            Ok(()) => {}
-            Err(e) => {
-                tracing::warn!(
-                    message_id = %message_id,
-                    receive_count = record
-                        .attributes
-                        .get("ApproximateReceiveCount")
-                        .map(String::as_str)
-                        .unwrap_or("?"),
-                    error_type = e.error_type(),
-                    error = %error_chain(&e),
-                    "jobs message failed; returned to the queue for retry"
-                );
-                // An empty identifier makes Lambda retry the whole batch, which is
-                // the only safe answer for a record it could not name.
-                response.add_failure(message_id);
-            }
-        }
-    }
-    response
-}
-
-async fn handle_record(state: &DispatchState, record: &SqsMessage) -> Result<(), DispatchError> {
-    let body = record
-        .body
-        .as_deref()
-        .ok_or_else(|| DispatchError::Malformed("the record has no body".into()))?;
-    let report = state.dispatcher.handle(body).await?;
-    tracing::debug!(
-        message_id = record.message_id.as_deref().unwrap_or(""),
-        queued = report.queued,
-        refused = report.refused,
-        repeated = report.already_there,
-        "jobs message handled"
-    );
-    Ok(())
-}
-
-/// An error with its causes, `outer: inner: ...` (none of them carries a PIN: the
-/// messages hold only sealed PINs, and no error quotes a message body).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.ends_with(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
+    let dispatcher = &state.dispatcher;
+    // No error quotes a message body, and the messages hold only sealed PINs.
+    rampart_lambda_sqs::handle_batch(event, |body| async move {
+        let report = dispatcher
+            .handle(&body)
+            .await
+            .map_err(|e| RecordFailure::new(e.error_type(), &e))?;
+        tracing::debug!(
+            queued = report.queued,
+            refused = report.refused,
+            repeated = report.already_there,
+            "jobs message handled"
+        );
+        Ok(())
+    })
+    .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rampart_app::jobs::dispatch::DispatchError;
+    use rampart_lambda_sqs::error_chain;
 
     #[test]
     fn error_chain_names_the_causes_once() {

@@ -3,6 +3,9 @@
 //! collected or not answered in time time out, and jobs whose commands have all
 //! finished are marked finished. The sweep's report is the function's result.
 //!
+//! Given the jobs queue (`RAMPART_QUEUE_URL_JOBS`), the sweep also creates the
+//! regular backup jobs that are due and sends them to the dispatch function.
+//!
 //! A sweep that fails is not retried by hand: its work is idempotent and the next
 //! scheduled run a minute later picks up where it stopped.
 
@@ -10,10 +13,13 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use rampart_app::error::ApiError;
 use rampart_app::jobs::maintenance::{Maintenance, SweepReport};
-use rampart_aws::config::{MissingEnv, TABLE_ENV};
+use rampart_aws::config::{MissingEnv, TABLE_ENV, queue_url_env};
 use rampart_aws::{AwsClients, AwsResources};
 use rampart_ports::Clock;
 use std::sync::Arc;
+
+/// The queue the scheduled backup jobs go to (the dispatch function's).
+pub const JOBS_QUEUE: &str = "jobs";
 
 /// What the function builds once per cold start and shares across invocations.
 pub struct MaintenanceState {
@@ -25,23 +31,46 @@ impl MaintenanceState {
         Self { maintenance }
     }
 
-    /// The sweep on the DynamoDB table named by `RAMPART_TABLE`.
+    /// The sweep on the DynamoDB table named by `RAMPART_TABLE`, with the regular
+    /// backups when `RAMPART_QUEUE_URL_JOBS` names the jobs queue.
     pub fn from_env(clients: &AwsClients, clock: Arc<dyn Clock>) -> Result<Self, MissingEnv> {
-        let table = std::env::var(TABLE_ENV)
-            .ok()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| MissingEnv(TABLE_ENV.to_owned()))?;
-        Ok(Self::on_table(
-            &AwsResources {
-                table,
-                ..AwsResources::default()
-            },
-            clients,
-            clock,
-        ))
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let table = var(TABLE_ENV).ok_or_else(|| MissingEnv(TABLE_ENV.to_owned()))?;
+        let queue_urls = var(&queue_url_env(JOBS_QUEUE))
+            .map(|url| (JOBS_QUEUE.to_owned(), url))
+            .into_iter()
+            .collect();
+        let resources = AwsResources {
+            table,
+            queue_urls,
+            ..AwsResources::default()
+        };
+        if !resources.queue_urls.contains_key(JOBS_QUEUE) {
+            tracing::warn!(
+                "{} is not set: the sweep makes no scheduled backups",
+                queue_url_env(JOBS_QUEUE)
+            );
+        }
+        Ok(Self::on_resources(&resources, clients, clock))
     }
 
-    /// The sweep on the table of `resources` (the bucket and queues are not used).
+    /// The sweep on the table of `resources`, and the regular backups if they
+    /// include the jobs queue (the bucket is not used).
+    pub fn on_resources(
+        resources: &AwsResources,
+        clients: &AwsClients,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let table = resources.table(clients, clock.clone());
+        let maintenance = Maintenance::new(table, clock);
+        Self::new(match resources.queue(clients, JOBS_QUEUE) {
+            Ok(jobs) => maintenance.with_scheduled_backups(jobs),
+            Err(_) => maintenance,
+        })
+    }
+
+    /// The sweep on the table of `resources`, without the regular backups (the
+    /// bucket and queues are not used).
     pub fn on_table(resources: &AwsResources, clients: &AwsClients, clock: Arc<dyn Clock>) -> Self {
         let table = resources.table(clients, clock.clone());
         Self::new(Maintenance::new(table, clock))

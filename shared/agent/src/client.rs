@@ -2,13 +2,15 @@
 
 use ed25519_dalek::SigningKey;
 use rampart_domain::device_protocol::{
-    self, CHECKIN_PATH, CheckinRequest, CheckinResponse, CommandResultRequest,
-    CommandResultResponse, ENROLL_PATH, EnrollRequest, EnrollResponse, ErrorBody, HEADER_APPLIANCE,
-    HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SignedParts,
+    self, BACKUP_UPLOAD_PATH, BackupDownloadResponse, BackupUploadRequest, BackupUploadResponse,
+    CHECKIN_PATH, CheckinRequest, CheckinResponse, CommandResultRequest, CommandResultResponse,
+    ENROLL_PATH, EnrollRequest, EnrollResponse, ErrorBody, HEADER_APPLIANCE, HEADER_NONCE,
+    HEADER_SIGNATURE, HEADER_TIMESTAMP, SignedParts,
 };
-use rampart_domain::ids::JobId;
+use rampart_domain::ids::{BackupId, JobId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::executor::{Delivery, Reporter};
@@ -73,13 +75,16 @@ impl Reporter for DeviceClient {
     }
 }
 
-/// One appliance's connection to the console.
+/// One appliance's connection to the console. Clones share the timestamp counter, so
+/// a clone (a backup running beside the check-ins) still signs strictly increasing
+/// timestamps.
+#[derive(Clone)]
 pub struct DeviceClient {
     http: reqwest::Client,
     base: String,
     key: SigningKey,
     appliance: Option<String>,
-    last_ts: AtomicI64,
+    last_ts: Arc<AtomicI64>,
 }
 
 fn now_ms() -> i64 {
@@ -93,8 +98,13 @@ impl DeviceClient {
             base: base.trim_end_matches('/').to_owned(),
             key,
             appliance: None,
-            last_ts: AtomicI64::new(0),
+            last_ts: Arc::new(AtomicI64::new(0)),
         }
+    }
+
+    /// The HTTP client (also for presigned requests straight to storage).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     pub fn set_appliance(&mut self, id: &str) {
@@ -136,6 +146,27 @@ impl DeviceClient {
     ) -> Result<CommandResultResponse, AgentError> {
         self.post(&device_protocol::command_result_path(command), result)
             .await
+    }
+
+    /// Asks for a presigned upload of one encrypted backup (`POST /v1/device/backups`).
+    pub async fn request_backup_upload(
+        &self,
+        req: &BackupUploadRequest,
+    ) -> Result<BackupUploadResponse, AgentError> {
+        self.post(BACKUP_UPLOAD_PATH, req).await
+    }
+
+    /// Asks for a presigned download of one of its license's backups (`POST
+    /// /v1/device/backups/{id}/download`, body `{}`).
+    pub async fn request_backup_download(
+        &self,
+        backup: &BackupId,
+    ) -> Result<BackupDownloadResponse, AgentError> {
+        self.post(
+            &device_protocol::backup_download_path(backup),
+            &serde_json::json!({}),
+        )
+        .await
     }
 
     /// Builds the signed request without sending it (used by load generators).

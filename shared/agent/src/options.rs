@@ -1,9 +1,15 @@
 //! How an appliance is configured beyond its identity: the authorizations it holds
-//! (SPEC 3.3), the PIN set on it and how many wrong PINs block it (SPEC 3.4).
+//! (SPEC 3.3), the PIN set on it and how many wrong PINs block it (SPEC 3.4), its
+//! initial backup password, time zone and how it makes cloud backups (SPEC 6).
 
+use rampart_domain::backup::BackupPassword;
 use rampart_domain::jobs::Authorization;
-use rampart_domain::report::Authorizations;
+use rampart_domain::report::{Authorizations, UTC_OFFSET_RANGE_MINUTES};
 use rampart_identity::pin::{DEFAULT_MAX_RETRY, Pin, max_retry_from_env};
+
+/// The Argon2id parameters a backup is sealed with (re-exported so that callers need
+/// not depend on the envelope crate).
+pub use rampart_envelope::KdfParams;
 
 use crate::simulated::all_authorizations;
 
@@ -19,16 +25,79 @@ pub struct AgentOptions {
     pub pin: Option<Pin>,
     /// Wrong PINs in a row that block the PIN.
     pub pin_max_retries: u32,
+    /// The backup password to set at start as generation 1 when the state file holds
+    /// none yet (a password set later from the portal wins).
+    pub backup_password: Option<BackupPassword>,
+    /// The appliance's time zone as its offset from UTC, reported at check-in (its
+    /// regular backup runs at 07:00 appliance time).
+    pub utc_offset_minutes: i16,
+    /// How cloud backups are made.
+    pub backup: BackupSettings,
 }
 
 impl Default for AgentOptions {
-    /// Everything allowed, no PIN given, [`DEFAULT_MAX_RETRY`].
+    /// Everything allowed, no PIN or backup password given, [`DEFAULT_MAX_RETRY`],
+    /// UTC, the default backup settings.
     fn default() -> Self {
         Self {
             authorizations: all_authorizations(),
             pin: None,
             pin_max_retries: DEFAULT_MAX_RETRY,
+            backup_password: None,
+            utc_offset_minutes: 0,
+            backup: BackupSettings::default(),
         }
+    }
+}
+
+/// The size of the simulated configuration a backup seals by default.
+pub const DEFAULT_CONFIG_SIZE: u64 = 256 * 1024;
+/// The largest simulated configuration (its backup must stay below the console's
+/// 1 GiB limit).
+pub const MAX_CONFIG_SIZE: u64 = 512 * 1024 * 1024;
+
+/// How the appliance makes a cloud backup: how large its (simulated) configuration
+/// is, and the Argon2id cost (SPEC 6.2's default m = 64 MiB, t = 3, p = 4; lower only
+/// for tests and load runs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackupSettings {
+    /// Bytes of the simulated configuration (at least its JSON, padded to this size).
+    pub config_size: u64,
+    pub kdf: KdfParams,
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        Self {
+            config_size: DEFAULT_CONFIG_SIZE,
+            kdf: KdfParams::default(),
+        }
+    }
+}
+
+impl BackupSettings {
+    /// Checked settings: `config_size` from 1 byte to [`MAX_CONFIG_SIZE`]; each KDF
+    /// parameter left out takes SPEC 6.2's default, and the result must be within the
+    /// envelope's bounds.
+    pub fn new(
+        config_size: Option<u64>,
+        kdf_memory_kib: Option<u32>,
+        kdf_iterations: Option<u32>,
+        kdf_parallelism: Option<u32>,
+    ) -> anyhow::Result<Self> {
+        let config_size = config_size.unwrap_or(DEFAULT_CONFIG_SIZE);
+        anyhow::ensure!(
+            (1..=MAX_CONFIG_SIZE).contains(&config_size),
+            "configuration size {config_size}: give 1 to {MAX_CONFIG_SIZE} bytes"
+        );
+        let d = KdfParams::default();
+        let kdf = KdfParams::new(
+            kdf_memory_kib.unwrap_or(d.memory_kib()),
+            kdf_iterations.unwrap_or(d.iterations()),
+            kdf_parallelism.unwrap_or(d.parallelism()),
+        )
+        .map_err(|e| anyhow::anyhow!("backup KDF: {e}"))?;
+        Ok(Self { config_size, kdf })
     }
 }
 
@@ -38,6 +107,9 @@ impl std::fmt::Debug for AgentOptions {
             .field("authorizations", &self.authorizations)
             .field("pin_set", &self.pin.is_some())
             .field("pin_max_retries", &self.pin_max_retries)
+            .field("backup_password_set", &self.backup_password.is_some())
+            .field("utc_offset_minutes", &self.utc_offset_minutes)
+            .field("backup", &self.backup)
             .finish()
     }
 }
@@ -65,6 +137,29 @@ impl AgentOptions {
 
     pub fn with_pin_max_retries(mut self, n: u32) -> Self {
         self.pin_max_retries = n.max(1);
+        self
+    }
+
+    /// Sets this backup password at start (generation 1) if the appliance has none.
+    pub fn with_backup_password(mut self, password: BackupPassword) -> Self {
+        self.backup_password = Some(password);
+        self
+    }
+
+    /// The appliance's UTC offset; refused outside UTC-12:00 to UTC+14:00.
+    pub fn with_utc_offset_minutes(mut self, minutes: i16) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            UTC_OFFSET_RANGE_MINUTES.contains(&minutes),
+            "UTC offset {minutes} minutes: give {} to {}",
+            UTC_OFFSET_RANGE_MINUTES.start(),
+            UTC_OFFSET_RANGE_MINUTES.end()
+        );
+        self.utc_offset_minutes = minutes;
+        Ok(self)
+    }
+
+    pub fn with_backup_settings(mut self, backup: BackupSettings) -> Self {
+        self.backup = backup;
         self
     }
 }
@@ -127,8 +222,58 @@ mod tests {
     }
 
     #[test]
-    fn debug_hides_the_pin() {
-        let o = AgentOptions::default().with_pin(Pin::parse("246813").unwrap());
-        assert!(!format!("{o:?}").contains("246813"));
+    fn debug_hides_the_pin_and_the_backup_password() {
+        let o = AgentOptions::default()
+            .with_pin(Pin::parse("246813").unwrap())
+            .with_backup_password(BackupPassword::parse("Sesame-Open-42".into()).unwrap());
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("246813"), "{shown}");
+        assert!(!shown.contains("Sesame-Open-42"), "{shown}");
+        assert!(shown.contains("backup_password_set: true"), "{shown}");
+    }
+
+    #[test]
+    fn backup_settings_default_to_the_spec_and_are_bounded() {
+        let d = BackupSettings::new(None, None, None, None).unwrap();
+        assert_eq!(d, BackupSettings::default());
+        assert_eq!(d.config_size, 256 * 1024);
+        assert_eq!(
+            (d.kdf.memory_kib(), d.kdf.iterations(), d.kdf.parallelism()),
+            (65536, 3, 4)
+        );
+        let low = BackupSettings::new(Some(4096), Some(8192), Some(1), None).unwrap();
+        assert_eq!(
+            (
+                low.config_size,
+                low.kdf.memory_kib(),
+                low.kdf.iterations(),
+                low.kdf.parallelism()
+            ),
+            (4096, 8192, 1, 4)
+        );
+        let err = BackupSettings::new(None, Some(1024), None, None).unwrap_err();
+        assert!(err.to_string().contains("memory_kib"), "{err}");
+        assert!(BackupSettings::new(None, None, Some(11), None).is_err());
+        assert!(BackupSettings::new(None, None, None, Some(0)).is_err());
+        assert!(BackupSettings::new(Some(0), None, None, None).is_err());
+        assert!(BackupSettings::new(Some(MAX_CONFIG_SIZE + 1), None, None, None).is_err());
+
+        assert!(
+            AgentOptions::default()
+                .with_utc_offset_minutes(-720)
+                .is_ok()
+        );
+        assert!(AgentOptions::default().with_utc_offset_minutes(840).is_ok());
+        assert!(
+            AgentOptions::default()
+                .with_utc_offset_minutes(841)
+                .is_err()
+        );
+        assert!(
+            AgentOptions::default()
+                .with_utc_offset_minutes(-721)
+                .is_err()
+        );
+        assert_eq!(AgentOptions::default().utc_offset_minutes, 0);
     }
 }

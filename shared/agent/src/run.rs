@@ -1,16 +1,24 @@
 //! One appliance's life: enroll once, then check in forever at the interval the
 //! console sets, riding out console restarts; run the commands each reply carries
 //! (see [`crate::executor`]) and report their results.
+//!
+//! Backups and restores ([`IoWork`]) run as tasks beside the check-ins (a large one
+//! must not make the appliance look disconnected); each result is recorded through
+//! the executor and reported as soon as it is in.
 
 use anyhow::Context;
 use rampart_domain::device_protocol::{CheckinResponse, EnrollRequest};
 use rampart_domain::firmware::FirmwareVersion;
 use rampart_domain::ids::{JobId, Serial};
+use rampart_domain::jobs::ApplianceResult;
+use std::collections::HashMap;
 use std::time::Duration;
+use tokio::task::JoinSet;
 
 use crate::client::{AgentError, DeviceClient};
-use crate::executor::{Executed, Executor, Reported};
-use crate::options::AgentOptions;
+use crate::cloud_backup::{self, BackupJob, Passwords, RestoreJob};
+use crate::executor::{Executed, Executor, IoWork, NO_BACKUP_PASSWORD, Reported};
+use crate::options::{AgentOptions, BackupSettings};
 use crate::simulated::SimulatedAppliance;
 use crate::state::{AgentState, StateFile};
 
@@ -48,7 +56,16 @@ pub struct Agent {
     poll: Duration,
     /// A shutdown ran; the appliance powers off once its result is reported.
     shutdown: Option<JobId>,
+    /// How backups are made.
+    backup: BackupSettings,
+    /// Backups and restores under way: each task ends with its command's result.
+    io: JoinSet<(JobId, IoResult)>,
+    /// Which command each task runs (to fail it should the task itself fail).
+    io_commands: HashMap<tokio::task::Id, JobId>,
 }
+
+/// The result of one backup or restore, and its info.
+type IoResult = (ApplianceResult, Option<String>);
 
 /// Errors after which retrying cannot help.
 fn is_fatal(e: &AgentError) -> bool {
@@ -102,12 +119,17 @@ impl Agent {
         };
         let executor = Executor::new(config.state_file.clone(), options.authorizations.clone());
         executor.start(&mut state, config.firmware, &options, now)?;
+        cloud_backup::remove_leftovers(
+            config.state_file.dir(),
+            &cloud_backup::temp_prefix(&config.state_file.stem()),
+        );
         let mut client = DeviceClient::new(http, &config.server, state.signing_key()?);
         if let Some(id) = &state.appliance_id {
             client.set_appliance(id.as_str());
         }
-        let appliance =
+        let mut appliance =
             SimulatedAppliance::from_state(&state, config.firmware, options.authorizations);
+        appliance.utc_offset_minutes = options.utc_offset_minutes;
         let shutdown = Executor::pending_shutdown(&state);
         Ok(Self {
             config,
@@ -117,6 +139,9 @@ impl Agent {
             executor,
             poll: Duration::from_secs(60),
             shutdown,
+            backup: options.backup,
+            io: JoinSet::new(),
+            io_commands: HashMap::new(),
         })
     }
 
@@ -165,6 +190,11 @@ impl Agent {
         Ok(resp)
     }
 
+    /// Backups and restores still running.
+    pub fn io_in_flight(&self) -> usize {
+        self.io.len()
+    }
+
     /// Runs the commands of a check-in reply and reports every unreported result.
     /// Errors only when the state file cannot be written.
     pub async fn handle(&mut self, resp: &CheckinResponse) -> anyhow::Result<Round> {
@@ -173,10 +203,13 @@ impl Agent {
             .executor
             .execute(&mut self.state, &resp.commands, now)?;
         self.appliance.sync(&self.state);
+        for work in &executed.io_work {
+            self.start_io(work, now)?;
+        }
         if executed.shutdown.is_some() {
             self.shutdown.clone_from(&executed.shutdown);
         }
-        let reported = self
+        let mut reported = self
             .executor
             .report_pending(&mut self.state, &self.client)
             .await?;
@@ -184,6 +217,11 @@ impl Agent {
         if let Some(id) = &self.shutdown
             && self.state.commands.get(id).is_none_or(|c| c.reported)
         {
+            // A backup under way finishes (and is reported) before the power goes.
+            let more = self.settle_io().await?;
+            reported.delivered += more.delivered;
+            reported.refused += more.refused;
+            reported.retry_later += more.retry_later;
             self.executor.power_off(&mut self.state)?;
             powered_off = true;
         }
@@ -192,6 +230,132 @@ impl Agent {
             reported,
             powered_off,
         })
+    }
+
+    /// Starts the network I/O of a backup or restore the executor marked in progress.
+    fn start_io(&mut self, work: &IoWork, now_ms: i64) -> anyhow::Result<()> {
+        let id = work.command_id().clone();
+        let client = self.client.clone();
+        let file = &self.config.state_file;
+        let (work_dir, temp_prefix) = (
+            file.dir().to_path_buf(),
+            cloud_backup::temp_prefix(&file.stem()),
+        );
+        let handle = match work {
+            IoWork::Backup { command_id } => {
+                let Some((generation, password)) = self.state.current_backup_password() else {
+                    // Checked before it was marked; only a cleared state gets here.
+                    self.executor.complete(
+                        &mut self.state,
+                        &id,
+                        ApplianceResult::Failed,
+                        Some(NO_BACKUP_PASSWORD.to_owned()),
+                    )?;
+                    return Ok(());
+                };
+                let job = BackupJob {
+                    command_id: Some(command_id.clone()),
+                    serial: self.state.serial.clone(),
+                    password_generation: generation,
+                    password: rampart_envelope::Password::new(password.to_owned()),
+                    configuration: self.appliance.configuration(now_ms),
+                    filler_seed: self.appliance.filler_seed(),
+                    settings: self.backup,
+                    work_dir,
+                    temp_prefix,
+                };
+                let id = id.clone();
+                self.io.spawn(async move {
+                    let result = match cloud_backup::backup(&client, job).await {
+                        Ok(up) => (ApplianceResult::Succeeded, Some(up.info())),
+                        Err(e) => (ApplianceResult::Failed, Some(e.to_string())),
+                    };
+                    (id, result)
+                })
+            }
+            IoWork::Restore {
+                backup, taken_at, ..
+            } => {
+                let job = RestoreJob {
+                    serial: self.state.serial.clone(),
+                    backup: backup.clone(),
+                    taken_at: *taken_at,
+                    passwords: Passwords::from_state(&self.state),
+                    configs_dir: file.configs_dir(),
+                    work_dir,
+                    temp_prefix,
+                };
+                let id = id.clone();
+                self.io.spawn(async move {
+                    let result = match cloud_backup::restore(&client, job).await {
+                        Ok(r) => (ApplianceResult::Succeeded, Some(r.info())),
+                        Err(e) => (ApplianceResult::Failed, Some(e.to_string())),
+                    };
+                    (id, result)
+                })
+            }
+        };
+        self.io_commands.insert(handle.id(), id);
+        Ok(())
+    }
+
+    /// Records the result of one finished backup or restore task.
+    fn record_io(
+        &mut self,
+        joined: Result<(tokio::task::Id, (JobId, IoResult)), tokio::task::JoinError>,
+    ) -> anyhow::Result<()> {
+        let (id, (result, info)) = match joined {
+            Ok((task, (id, outcome))) => {
+                self.io_commands.remove(&task);
+                (id, outcome)
+            }
+            Err(e) => {
+                let Some(id) = self.io_commands.remove(&e.id()) else {
+                    return Ok(());
+                };
+                tracing::error!(command = %id, error = %e, "a backup task failed");
+                let info = "the appliance's backup task failed".to_owned();
+                (id, (ApplianceResult::Failed, Some(info)))
+            }
+        };
+        self.executor
+            .complete(&mut self.state, &id, result, info)
+            .map(|_| ())
+    }
+
+    /// Waits for every backup and restore under way, records their results and
+    /// reports them. Errors only when the state file cannot be written.
+    pub async fn settle_io(&mut self) -> anyhow::Result<Reported> {
+        if self.io.is_empty() {
+            return Ok(Reported::default());
+        }
+        while let Some(joined) = self.io.join_next_with_id().await {
+            self.record_io(joined)?;
+        }
+        self.executor
+            .report_pending(&mut self.state, &self.client)
+            .await
+    }
+
+    /// Waits `wait`, recording and reporting each backup or restore that finishes
+    /// meanwhile.
+    async fn idle(&mut self, wait: Duration) -> anyhow::Result<()> {
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            if self.io.is_empty() {
+                tokio::time::sleep_until(until).await;
+                return Ok(());
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => return Ok(()),
+                Some(joined) = self.io.join_next_with_id() => {
+                    self.record_io(joined)?;
+                    self.executor
+                        .report_pending(&mut self.state, &self.client)
+                        .await?;
+                }
+            }
+        }
     }
 
     /// Runs until a fatal refusal, a state file it cannot write, or a shutdown
@@ -240,7 +404,9 @@ impl Agent {
                     w
                 }
             };
-            tokio::time::sleep(wait).await;
+            self.idle(wait)
+                .await
+                .with_context(|| format!("recording a backup on {}", self.config.serial))?;
         }
     }
 }

@@ -53,6 +53,11 @@ pub struct SimulatedAppliance {
     pub booted_at_ms: i64,
     pub applications: BTreeMap<String, AppState>,
     pub authorizations: Authorizations,
+    /// The time zone reported at check-in (minutes east of UTC).
+    pub utc_offset_minutes: i16,
+    /// The generation of the backup password it holds (0: none).
+    pub backup_password_generation: u32,
+    serial: Serial,
     seed: u64,
     tick: u64,
 }
@@ -74,6 +79,9 @@ impl SimulatedAppliance {
             booted_at_ms,
             applications: default_applications(),
             authorizations: all_authorizations(),
+            utc_offset_minutes: 0,
+            backup_password_generation: 0,
+            serial: serial.clone(),
             seed,
             tick: 0,
         }
@@ -91,8 +99,10 @@ impl SimulatedAppliance {
         a
     }
 
-    /// Takes over what commands change: firmware, uptime, applications, hostname.
+    /// Takes over what commands change: firmware, uptime, applications, hostname,
+    /// backup password generation.
     pub fn sync(&mut self, state: &AgentState) {
+        self.backup_password_generation = state.backup_password_generation();
         self.hostname = state
             .hostname
             .clone()
@@ -143,6 +153,30 @@ impl SimulatedAppliance {
             console_activated: true,
             cluster_sync: None,
             config_version: 0,
+            utc_offset_minutes: Some(self.utc_offset_minutes),
+            backup_password_generation: self.backup_password_generation,
         }
+    }
+
+    /// The appliance's configuration as a cloud backup saves it: what the simulation
+    /// has of one (identity, firmware, applications, authorizations, time zone).
+    pub fn configuration(&self, now_ms: i64) -> serde_json::Value {
+        serde_json::json!({
+            "format": "rampart-simulated-configuration-v1",
+            "serial": self.serial.as_str(),
+            "hostname": self.hostname,
+            "model": self.model,
+            "firmware": self.firmware.to_string(),
+            "previous_firmware": self.previous_firmware.map(|f| f.to_string()),
+            "applications": self.applications,
+            "authorizations": self.authorizations,
+            "utc_offset_minutes": self.utc_offset_minutes,
+            "saved_at": rampart_domain::Timestamp::from_millis(now_ms).to_rfc3339(),
+        })
+    }
+
+    /// A seed for deterministic filler, the same for every backup of this appliance.
+    pub fn filler_seed(&self) -> u64 {
+        self.seed
     }
 }

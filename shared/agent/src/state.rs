@@ -1,14 +1,17 @@
 //! The agent's state file: its private key, the identity the console gave it, the
 //! simulated appliance's own state (firmware, uptime, applications, power), its PIN
-//! with the retry counters, and a bounded record of the commands it executed.
-//! Written atomically with mode 0600, because it holds the key and the PIN (it is the
-//! appliance's own state, like its configuration).
+//! with the retry counters, its backup passwords by generation, and a bounded record
+//! of the commands it executed. Written atomically with mode 0600, because it holds
+//! the key, the PIN and the backup passwords (it is the appliance's own secret store,
+//! like its configuration). Restored configurations live beside it, in
+//! [`StateFile::configs_dir`].
 //!
 //! Every field added after the first release has a serde default, so an older state
 //! file still loads.
 
 use anyhow::Context;
 use ed25519_dalek::SigningKey;
+use rampart_domain::backup::BackupPassword;
 use rampart_domain::device_protocol::CommandResultRequest;
 use rampart_domain::firmware::FirmwareVersion;
 use rampart_domain::ids::{ApplianceId, JobId, Serial};
@@ -63,6 +66,14 @@ pub struct AgentState {
     /// The commands this appliance executed, newest [`MAX_REMEMBERED_COMMANDS`].
     #[serde(default)]
     pub commands: BTreeMap<JobId, ExecutedCommand>,
+    /// Every backup password this appliance was given, by generation (SPEC 6.1: each
+    /// backup stays bound to the password that made it, so old ones are kept for
+    /// restores). Never logged; `Debug` shows only the generations.
+    #[serde(default)]
+    backup_passwords: BTreeMap<u32, String>,
+    /// The generation new backups are sealed with; 0: no password set yet.
+    #[serde(default)]
+    backup_password_generation: u32,
 }
 
 /// Where a command stands on the appliance.
@@ -152,6 +163,14 @@ impl std::fmt::Debug for AgentState {
             .field("pin_guard", &self.pin_guard)
             .field("local_logins", &self.local_logins)
             .field("commands", &self.commands.len())
+            .field(
+                "backup_password_generations",
+                &self.backup_passwords.keys().collect::<Vec<_>>(),
+            )
+            .field(
+                "backup_password_generation",
+                &self.backup_password_generation,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -174,6 +193,8 @@ impl AgentState {
             pin_guard: PinGuard::default(),
             local_logins: 0,
             commands: BTreeMap::new(),
+            backup_passwords: BTreeMap::new(),
+            backup_password_generation: 0,
         }
     }
 
@@ -195,6 +216,46 @@ impl AgentState {
         self.pin = pin;
     }
 
+    /// The generation of the current backup password; 0 when none is set.
+    pub fn backup_password_generation(&self) -> u32 {
+        self.backup_password_generation
+    }
+
+    /// The backup password of `generation`, if this appliance holds it. Never log it.
+    pub fn backup_password(&self, generation: u32) -> Option<&str> {
+        self.backup_passwords.get(&generation).map(String::as_str)
+    }
+
+    /// The current backup password with its generation. Never log it.
+    pub fn current_backup_password(&self) -> Option<(u32, &str)> {
+        self.backup_password(self.backup_password_generation)
+            .map(|p| (self.backup_password_generation, p))
+    }
+
+    /// The generations this appliance holds a password of.
+    pub fn backup_password_generations(&self) -> impl Iterator<Item = u32> + '_ {
+        self.backup_passwords.keys().copied()
+    }
+
+    /// Stores `password` (already checked against the policy) under `generation` and
+    /// makes it the current one. A generation already holding a *different* password
+    /// is refused: backups made with it would no longer open.
+    pub fn set_backup_password(
+        &mut self,
+        generation: u32,
+        password: &BackupPassword,
+    ) -> Result<(), GenerationInUse> {
+        match self.backup_passwords.get(&generation) {
+            Some(held) if held.as_str() != password.expose() => Err(GenerationInUse(generation)),
+            _ => {
+                self.backup_passwords
+                    .insert(generation, password.expose().to_owned());
+                self.backup_password_generation = generation;
+                Ok(())
+            }
+        }
+    }
+
     /// Records a command, forgetting the oldest beyond [`MAX_REMEMBERED_COMMANDS`].
     pub fn remember(&mut self, id: JobId, command: ExecutedCommand) {
         self.commands.insert(id, command);
@@ -210,6 +271,11 @@ impl AgentState {
     }
 }
 
+/// A password generation that already holds another password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("password generation {0} is already in use on this appliance with another password")]
+pub struct GenerationInUse(pub u32);
+
 /// Where one agent keeps its state.
 #[derive(Clone, Debug)]
 pub struct StateFile(PathBuf);
@@ -221,6 +287,28 @@ impl StateFile {
 
     pub fn path(&self) -> &Path {
         &self.0
+    }
+
+    /// The directory the state file is in (temporary backup files go there too).
+    pub fn dir(&self) -> &Path {
+        match self.0.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        }
+    }
+
+    /// The file name without its extension (`agent` for `agent.json`).
+    pub fn stem(&self) -> String {
+        self.0
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "agent".to_owned())
+    }
+
+    /// The appliance's configuration manager: restored backups are stored here as
+    /// `backup-YYYY-DD-MM_HH:ii:ss` (beside the state file, `<stem>.configs/`).
+    pub fn configs_dir(&self) -> PathBuf {
+        self.dir().join(format!("{}.configs", self.stem()))
     }
 
     pub fn load(&self) -> anyhow::Result<Option<AgentState>> {
@@ -341,6 +429,46 @@ mod tests {
         assert_eq!(st.pin_guard, PinGuard::default());
         assert!(st.commands.is_empty());
         assert!(!st.powered_off);
+        assert_eq!(st.backup_password_generation(), 0);
+        assert!(st.current_backup_password().is_none());
+        assert_eq!(st.backup_password_generations().count(), 0);
+    }
+
+    #[test]
+    fn backup_passwords_are_kept_by_generation_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().join("appliance.json"));
+        let mut st = AgentState::fresh(Serial::parse("A1B2C3D4").unwrap(), 5);
+        let first = BackupPassword::parse("Correct-Horse-1".into()).unwrap();
+        let second = BackupPassword::parse("Battery-Staple-2".into()).unwrap();
+        st.set_backup_password(1, &first).unwrap();
+        st.set_backup_password(2, &second).unwrap();
+        assert_eq!(st.current_backup_password(), Some((2, "Battery-Staple-2")));
+        // The same password again is fine; another one under a used generation is not.
+        st.set_backup_password(1, &first).unwrap();
+        assert_eq!(st.backup_password_generation(), 1);
+        assert_eq!(st.set_backup_password(2, &first), Err(GenerationInUse(2)));
+        assert_eq!(st.backup_password(2), Some("Battery-Staple-2"));
+        st.set_backup_password(2, &second).unwrap();
+        file.save(&st).unwrap();
+        let back = file.load().unwrap().unwrap();
+        assert_eq!(
+            back.current_backup_password(),
+            Some((2, "Battery-Staple-2"))
+        );
+        assert_eq!(back.backup_password(1), Some("Correct-Horse-1"));
+        let debug = format!("{back:?}");
+        assert!(!debug.contains("Correct-Horse-1"), "{debug}");
+        assert!(!debug.contains("Battery-Staple-2"), "{debug}");
+        assert!(
+            debug.contains("backup_password_generations: [1, 2]"),
+            "{debug}"
+        );
+        assert_eq!(
+            file.configs_dir(),
+            dir.path().join("appliance.configs"),
+            "beside the state file"
+        );
     }
 
     #[test]

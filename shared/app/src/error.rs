@@ -65,6 +65,8 @@ pub enum ApiError {
     CommandFinished(rampart_domain::jobs::CommandState),
     #[error(transparent)]
     IllegalTransition(#[from] rampart_domain::jobs::IllegalTransition),
+    #[error("backup password refused: {0}")]
+    BackupPassword(rampart_domain::backup::PasswordRefusal),
     #[error("storage is unavailable, retry later")]
     Unavailable(#[source] anyhow::Error),
 }
@@ -103,6 +105,7 @@ impl ApiError {
             ApiError::UnknownCommand => "unknown_command",
             ApiError::CommandFinished(_) => "command_finished",
             ApiError::IllegalTransition(_) => "illegal_transition",
+            ApiError::BackupPassword(r) => r.code(),
             ApiError::Unavailable(_) => "unavailable",
         }
     }
@@ -142,6 +145,7 @@ impl ApiError {
             | ApiError::IllegalTransition(_) => StatusCode::CONFLICT,
             ApiError::UnknownCommand => StatusCode::NOT_FOUND,
             ApiError::CommandFinished(_) => StatusCode::GONE,
+            ApiError::BackupPassword(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -4,6 +4,8 @@
 
 pub mod admin;
 pub mod all_pages;
+pub mod appliance_log;
+pub mod backups;
 pub mod device;
 pub mod error;
 pub mod http;

@@ -1,14 +1,18 @@
-//! The objects port on S3: one bucket, whole-object operations, presigned URLs
-//! (SigV4 query signing by the SDK; S3 enforces signature and expiry).
+//! The objects port on S3: one bucket, whole-object operations, ranged reads of an
+//! object's first bytes, presigned URLs (SigV4 query signing by the SDK; S3
+//! enforces signature and expiry, and checks an upload's body against the
+//! `x-amz-checksum-sha256` it was presigned with).
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use rampart_domain::Timestamp;
-use rampart_ports::objects::{validate_lifetime, validate_object_key};
+use rampart_ports::objects::{validate_lifetime, validate_object_key, validate_read_prefix_len};
 use rampart_ports::{ObjectMeta, ObjectPage, Objects, PresignedRequest, StoreError};
 use std::time::Duration;
 
@@ -18,6 +22,8 @@ use crate::aws_error::{code_of, unavailable};
 pub const CONTENT_TYPE: &str = "application/octet-stream";
 /// S3 lists at most this many keys per request.
 const MAX_LIST: u32 = 1000;
+/// The header binding an upload to its body's SHA-256 (base64 of the digest).
+pub const CHECKSUM_SHA256_HEADER: &str = "x-amz-checksum-sha256";
 
 pub struct S3Objects {
     client: Client,
@@ -113,6 +119,45 @@ impl Objects for S3Objects {
         Ok(Some(body.into_bytes()))
     }
 
+    async fn read_prefix(&self, key: &str, len: u64) -> Result<Option<Bytes>, StoreError> {
+        validate_object_key(key)?;
+        validate_read_prefix_len(len)?;
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes=0-{}", len - 1))
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            // The only unsatisfiable range starting at 0 is one on an empty object.
+            Err(e) if code_of(&e) == Some("InvalidRange") => return Ok(Some(Bytes::new())),
+            Err(e) => return Err(s3_err("GetObject (range)", e)),
+        };
+        // Read no further than `len`, even from a server that ignored the range.
+        let limit = usize::try_from(len).unwrap_or(usize::MAX);
+        let mut body = out.body;
+        let mut buf = Vec::with_capacity(limit.min(64 * 1024));
+        while buf.len() < limit {
+            match body.next().await {
+                Some(Ok(chunk)) => {
+                    let take = chunk.len().min(limit - buf.len());
+                    buf.extend_from_slice(&chunk[..take]);
+                }
+                Some(Err(e)) => {
+                    return Err(StoreError::unavailable_msg(format!(
+                        "S3 GetObject (range) body: {e}"
+                    )));
+                }
+                None => break,
+            }
+        }
+        Ok(Some(Bytes::from(buf)))
+    }
+
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
         validate_object_key(key)?;
         let out = match self
@@ -205,11 +250,16 @@ impl Objects for S3Objects {
         &self,
         key: &str,
         content_length: u64,
+        sha256: &[u8; 32],
         lifetime: Duration,
     ) -> Result<PresignedRequest, StoreError> {
         validate_object_key(key)?;
         let length = i64::try_from(content_length)
             .map_err(|_| StoreError::Invalid("content length out of range".into()))?;
+        let checksum = BASE64.encode(sha256);
+        // The checksum header is signed with the URL; S3 refuses a body whose
+        // SHA-256 differs (400 BadDigest) and then keeps the earlier object. No
+        // `x-amz-sdk-checksum-algorithm`: S3 takes the algorithm from the header.
         let p = self
             .client
             .put_object()
@@ -217,6 +267,7 @@ impl Objects for S3Objects {
             .key(key)
             .content_length(length)
             .content_type(CONTENT_TYPE)
+            .checksum_sha256(&checksum)
             .presigned(presigning(lifetime)?)
             .await
             .map_err(|e| s3_err("PutObject (presign)", e))?;
@@ -226,6 +277,7 @@ impl Objects for S3Objects {
             &[
                 ("content-length", content_length.to_string()),
                 ("content-type", CONTENT_TYPE.to_owned()),
+                (CHECKSUM_SHA256_HEADER, checksum),
             ],
         ))
     }

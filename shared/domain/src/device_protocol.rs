@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 use crate::firmware::FirmwareVersion;
-use crate::ids::{ApplianceId, JobId, Serial};
+use crate::ids::{ApplianceId, BackupId, JobId, Serial};
 use crate::jobs::{ApplianceResult, CommandState, Operation, Refusal};
 use crate::report::CheckinReport;
 use crate::validation::{self, Invalid};
@@ -93,6 +93,10 @@ pub struct PendingCommand {
     pub operation: Operation,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_pin: Option<String>,
+    /// The new backup password of a `set_backup_password` command, sealed like the
+    /// PIN under [`backup_password_seal_context`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_password: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cancel: bool,
 }
@@ -103,6 +107,10 @@ impl std::fmt::Debug for PendingCommand {
             .field("command_id", &self.command_id)
             .field("operation", &self.operation)
             .field("sealed_pin", &self.sealed_pin.as_ref().map(|_| "<sealed>"))
+            .field(
+                "sealed_password",
+                &self.sealed_password.as_ref().map(|_| "<sealed>"),
+            )
             .field("cancel", &self.cancel)
             .finish()
     }
@@ -112,6 +120,91 @@ impl std::fmt::Debug for PendingCommand {
 /// one appliance, so it cannot be replayed with another command.
 pub fn pin_seal_context(appliance: &ApplianceId, command: &JobId) -> Vec<u8> {
     format!("rampart-pin-v1\n{appliance}\n{command}").into_bytes()
+}
+
+/// The associated data a new backup password is sealed under (one command of one
+/// appliance, and never mistaken for a PIN).
+pub fn backup_password_seal_context(appliance: &ApplianceId, command: &JobId) -> Vec<u8> {
+    format!("rampart-backup-password-v1\n{appliance}\n{command}").into_bytes()
+}
+
+// ---- cloud backup (SPEC 6.3) -------------------------------------------------------
+
+/// `POST`: the appliance asks for a presigned upload of one encrypted backup.
+pub const BACKUP_UPLOAD_PATH: &str = "/v1/device/backups";
+
+/// `POST`: the appliance asks for a presigned download of one of its license's backups.
+pub fn backup_download_path(backup: &BackupId) -> String {
+    format!("/v1/device/backups/{backup}/download")
+}
+
+/// The largest encrypted backup the console accepts (an appliance configuration is
+/// megabytes; this leaves room for large rule sets and certificates).
+pub const MAX_BACKUP_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// How long a presigned backup upload or download stays valid.
+pub const BACKUP_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// `POST /v1/device/backups`: the exact size and SHA-256 of the encrypted file, both
+/// bound into the presigned upload (storage refuses any other body), the password
+/// generation that sealed it, and the backup command it answers (none for a backup
+/// the appliance makes on its own).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupUploadRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<JobId>,
+    pub size: u64,
+    /// Lower-case hex, 64 digits.
+    pub sha256: String,
+    pub password_generation: u32,
+}
+
+impl BackupUploadRequest {
+    /// The checksum's bytes once size and checksum are in range.
+    pub fn validate(&self) -> Result<[u8; 32], Invalid> {
+        if self.size == 0 || self.size > MAX_BACKUP_BYTES {
+            return Err(Invalid::new(
+                "size",
+                format!("1 to {MAX_BACKUP_BYTES} bytes"),
+            ));
+        }
+        if self.password_generation == 0 {
+            return Err(Invalid::new("password_generation", "counts from 1"));
+        }
+        let bad = || Invalid::new("sha256", "64 lower-case hex digits");
+        if self.sha256.len() != 64 || self.sha256.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(bad());
+        }
+        hex::decode(&self.sha256)
+            .map_err(|_| bad())?
+            .try_into()
+            .map_err(|_| bad())
+    }
+}
+
+/// A request the appliance makes straight to storage, exactly as given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresignedHttp {
+    pub method: String,
+    pub url: String,
+    /// Headers to send exactly as given (they are part of the signature).
+    pub headers: Vec<(String, String)>,
+    pub expires_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupUploadResponse {
+    pub backup_id: BackupId,
+    pub upload: PresignedHttp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupDownloadResponse {
+    pub backup_id: BackupId,
+    pub size: u64,
+    pub password_generation: u32,
+    pub download: PresignedHttp,
 }
 
 /// Where an appliance reports the result of a command.
@@ -348,6 +441,34 @@ mod tests {
         }))
         .unwrap();
         assert!(!format!("{req:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn backup_upload_requests_are_bounded() {
+        let ok = BackupUploadRequest {
+            command_id: None,
+            size: 1000,
+            sha256: "ab".repeat(32),
+            password_generation: 1,
+        };
+        assert_eq!(ok.validate().unwrap(), [0xab; 32]);
+        let bad = [
+            BackupUploadRequest { size: 0, ..ok.clone() },
+            BackupUploadRequest { size: MAX_BACKUP_BYTES + 1, ..ok.clone() },
+            BackupUploadRequest { sha256: "AB".repeat(32), ..ok.clone() },
+            BackupUploadRequest { sha256: "ab".repeat(31), ..ok.clone() },
+            BackupUploadRequest { sha256: "zz".repeat(32), ..ok.clone() },
+            BackupUploadRequest { password_generation: 0, ..ok.clone() },
+        ];
+        for b in bad {
+            assert!(b.validate().is_err(), "{b:?}");
+        }
+        let pin = pin_seal_context(&ApplianceId::from_random([1; 16]), &JobId::new(1, [0; 4]));
+        let pw = backup_password_seal_context(
+            &ApplianceId::from_random([1; 16]),
+            &JobId::new(1, [0; 4]),
+        );
+        assert_ne!(pin, pw, "a sealed PIN never opens as a password");
     }
 
     #[test]

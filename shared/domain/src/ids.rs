@@ -103,6 +103,33 @@ string_id!(
     }
 );
 
+string_id!(
+    /// A cloud backup: `bk_`, the time its upload was granted in 13 decimal digits of
+    /// milliseconds, and 8 random lower-case hex digits (the same shape as [`JobId`]).
+    /// It is also the last part of the backup's object key.
+    BackupId,
+    "backup_id",
+    |s| {
+        let ok = s.strip_prefix("bk_").is_some_and(|rest| {
+            rest.len() == 21
+                && rest[..13].bytes().all(|b| b.is_ascii_digit())
+                && rest[13..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        if ok { Ok(()) } else { Err("bk_ followed by 13 digits and 8 hex digits") }
+    }
+);
+
+impl BackupId {
+    /// A fresh id for an upload granted at `granted_ms`.
+    pub fn new(granted_ms: i64, random: [u8; 4]) -> Self {
+        Self(format!(
+            "bk_{:013}{}",
+            granted_ms.clamp(0, 9_999_999_999_999),
+            hex::encode(random)
+        ))
+    }
+}
+
 impl JobId {
     /// A fresh id for a job created at `created_ms` (milliseconds since the epoch).
     pub fn new(created_ms: i64, random: [u8; 4]) -> Self {
@@ -161,6 +188,16 @@ mod tests {
             "ap_1764000000123deadbeef",
         ] {
             assert!(JobId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn backup_ids() {
+        let id = BackupId::new(1_764_000_000_123, [0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(id.as_str(), "bk_1764000000123deadbeef");
+        assert_eq!(BackupId::parse(id.as_str()).unwrap(), id);
+        for bad in ["", "bk_", "bk_1764000000123deadbee", "job_1764000000123deadbeef", "bk_../x"] {
+            assert!(BackupId::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::comm_log::ChainHead;
 use crate::connection::ConnectionStatus;
-use crate::ids::{ApplianceId, ClusterId, JobId, Serial, TenantId};
+use crate::ids::{ApplianceId, BackupId, ClusterId, JobId, Serial, TenantId};
 use crate::jobs::{CommandState, JobCounts, JobTarget, Operation, Refusal};
 use crate::report::{AppState, ClusterSync, Interface};
 use crate::tenancy::{Email, Role, TenantKind};
@@ -262,8 +262,31 @@ impl std::fmt::Debug for PinText {
     }
 }
 
+/// A new backup password as an administrator types it: like [`PinText`], never in
+/// `Debug`; the console checks the policy, seals it to each appliance and forgets it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PasswordText(String);
+
+impl PasswordText {
+    pub fn new(password: impl Into<String>) -> Self {
+        Self(password.into())
+    }
+    /// The password itself, for the policy check and sealing (and only for those).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PasswordText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordText(<redacted>)")
+    }
+}
+
 /// `POST /v1/tenants/{tenant}/jobs`. `pin` is required for PIN-protected operations
-/// (reboot, shut down, factory reset, rollback) and refused for the others.
+/// (reboot, shut down, factory reset, rollback, restore) and refused for the others;
+/// `backup_password` is required for `set_backup_password` and refused otherwise.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewJob {
@@ -271,6 +294,78 @@ pub struct NewJob {
     pub operation: Operation,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<PinText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_password: Option<PasswordText>,
+}
+
+// ---- cloud backup ----------------------------------------------------------------
+
+/// One backup of a license, as the portal lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupView {
+    pub id: BackupId,
+    pub serial: Serial,
+    pub appliance: ApplianceId,
+    /// When the console accepted the upload (RFC 3339): the time rotation orders by.
+    pub accepted_at: String,
+    /// Bytes of the encrypted file.
+    pub size: u64,
+    /// Which backup password (1 = the first) encrypted it.
+    pub password_generation: u32,
+    /// Who or what made it: a user's address, `schedule`, or `appliance`.
+    pub made_by: String,
+    /// The job that asked for it, if any.
+    pub job: Option<JobId>,
+}
+
+/// A presigned download of a backup (still encrypted).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupDownload {
+    pub backup_id: BackupId,
+    pub size: u64,
+    pub url: String,
+    pub expires_at: String,
+}
+
+/// The regular backup of an appliance (SPEC 6.3): on by default, daily at 07:00
+/// appliance time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSchedule {
+    pub enabled: bool,
+    pub hour: u8,
+    pub minute: u8,
+}
+
+impl Default for BackupSchedule {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            hour: 7,
+            minute: 0,
+        }
+    }
+}
+
+impl BackupSchedule {
+    pub fn validate(&self) -> Result<(), crate::validation::Invalid> {
+        if self.hour > 23 || self.minute > 59 {
+            return Err(crate::validation::Invalid::new(
+                "hour",
+                "a time of day: hour 0 to 23, minute 0 to 59",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `GET`/`PUT /v1/tenants/{tenant}/appliances/{id}/backup-schedule`: the schedule and,
+/// when on, the next time it runs (RFC 3339, UTC).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupScheduleView {
+    pub schedule: BackupSchedule,
+    pub utc_offset_minutes: i16,
+    pub next_run: Option<String>,
 }
 
 /// A job and its progress (SPEC 5).

@@ -91,7 +91,17 @@ pub struct CheckinReport {
     /// The configuration version the appliance holds (changes after it are sent).
     #[serde(default)]
     pub config_version: u64,
+    /// The appliance's time zone as its current offset from UTC in minutes (e.g. 60
+    /// for CET): its regular backup runs at 07:00 appliance time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset_minutes: Option<i16>,
+    /// The generation of the backup password the appliance holds (0: none set yet).
+    #[serde(default)]
+    pub backup_password_generation: u32,
 }
+
+/// The widest UTC offsets in use (UTC-12:00 to UTC+14:00).
+pub const UTC_OFFSET_RANGE_MINUTES: std::ops::RangeInclusive<i16> = -720..=840;
 
 fn percent(field: &'static str, v: f64) -> Result<(), Invalid> {
     if v.is_finite() && (0.0..=100.0).contains(&v) {
@@ -112,6 +122,14 @@ impl CheckinReport {
         percent("cpu_percent", self.cpu_percent)?;
         percent("memory_percent", self.memory_percent)?;
         percent("disk_percent", self.disk_percent)?;
+        if let Some(offset) = self.utc_offset_minutes
+            && !UTC_OFFSET_RANGE_MINUTES.contains(&offset)
+        {
+            return Err(Invalid::new(
+                "utc_offset_minutes",
+                "from -720 (UTC-12:00) to 840 (UTC+14:00)",
+            ));
+        }
         if self.uptime_secs > 100 * 365 * 24 * 3600 {
             return Err(Invalid::new("uptime_secs", "implausibly large"));
         }

@@ -14,6 +14,11 @@ impl Timestamp {
         Self(ms)
     }
 
+    /// 1970-01-01T00:00:00Z, the stand-in for a time the console fills in.
+    pub const fn epoch() -> Self {
+        Self(0)
+    }
+
     pub const fn from_secs(s: i64) -> Self {
         Self(s.saturating_mul(1000))
     }

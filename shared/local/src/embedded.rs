@@ -13,6 +13,9 @@ pub struct Embedded {
     pub table: Arc<dyn Table>,
     /// The same store as `table`; open queues with `store.queue(spec)`.
     pub store: SqliteStore,
+    /// Self-hosted has no S3 notifications: at start-up, before serving, point
+    /// `objects.notify_created("backups/", <backup-ingest queue>)` where
+    /// template.yaml's bucket notification points on AWS.
     pub objects: Arc<FsObjects>,
 }
 

@@ -3,29 +3,46 @@
 //! Layout: key `a/b/c` lives at `<root>/a/b/c~`. The `~` suffix (a character keys
 //! may not contain) keeps object files apart from directories, so `a` and `a/b`
 //! can both be objects, as in S3.
+//!
+//! Self-hosted has no S3 notifications: [`FsObjects::notify_created`] registers the
+//! queue that objects created under a prefix are announced to, in S3's event
+//! format, as template.yaml's bucket notification does on AWS.
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use rampart_domain::Timestamp;
-use rampart_ports::objects::{validate_lifetime, validate_object_key};
-use rampart_ports::{ObjectMeta, ObjectPage, Objects, PresignedRequest, StoreError};
+use rampart_ports::objects::{validate_lifetime, validate_object_key, validate_read_prefix_len};
+use rampart_ports::{
+    ObjectMeta, ObjectPage, Objects, PresignedRequest, Queue, StoreError, object_created_event,
+};
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::atomic_file::{TEMP_MARKER, write_atomically};
-use crate::presign::{Grant, PresignKey};
+use crate::presign::{Grant, PresignKey, UploadBinding};
 
 const OBJECT_SUFFIX: char = '~';
 /// S3's largest listing page.
 const MAX_LIST_LIMIT: u32 = 1000;
 pub(crate) const OCTET_STREAM: &str = "application/octet-stream";
+/// The bucket name created-object events carry (there is one store self-hosted).
+pub const LOCAL_BUCKET: &str = "rampart-local";
 
 pub struct FsObjects {
     root: PathBuf,
     public_base_url: String,
     key: PresignKey,
+    /// Set once at start-up, before the server takes requests.
+    created_events: OnceLock<CreatedEvents>,
+}
+
+/// Where objects created under `prefix` are announced.
+struct CreatedEvents {
+    prefix: String,
+    queue: Arc<dyn Queue>,
 }
 
 impl std::fmt::Debug for FsObjects {
@@ -33,6 +50,10 @@ impl std::fmt::Debug for FsObjects {
         f.debug_struct("FsObjects")
             .field("root", &self.root)
             .field("public_base_url", &self.public_base_url)
+            .field(
+                "created_events_prefix",
+                &self.created_events.get().map(|c| c.prefix.as_str()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -52,7 +73,36 @@ impl FsObjects {
             root,
             public_base_url,
             key: PresignKey::new(signing_key),
+            created_events: OnceLock::new(),
         })
+    }
+
+    /// From now on, every object created under `prefix` (by [`Objects::put`] or by
+    /// an upload through `objects_router`) is announced to `queue` with an S3
+    /// `ObjectCreated:Put` notification ([`object_created_event`]), as S3 does for
+    /// template.yaml's bucket notification (`backups/` → `backup-ingest`). Call once,
+    /// at start-up, before serving; a second call is an error.
+    pub fn notify_created(&self, prefix: &str, queue: Arc<dyn Queue>) -> anyhow::Result<()> {
+        self.created_events
+            .set(CreatedEvents {
+                prefix: prefix.to_owned(),
+                queue,
+            })
+            .map_err(|_| anyhow::anyhow!("created-object notifications are already set"))
+    }
+
+    /// Announces a committed object when its key is under the notification prefix.
+    /// An error means the object is stored but nobody was told: the writer must
+    /// report failure so that the client repeats the (idempotent) write.
+    pub(crate) async fn announce_created(&self, key: &str, size: u64) -> Result<(), StoreError> {
+        let Some(target) = self.created_events.get() else {
+            return Ok(());
+        };
+        if !key.starts_with(&target.prefix) {
+            return Ok(());
+        }
+        let event = object_created_event(LOCAL_BUCKET, key, size, Timestamp::now_system());
+        target.queue.send(&event, Duration::ZERO).await
     }
 
     /// The file holding `key` (which must already be validated).
@@ -72,7 +122,7 @@ impl FsObjects {
         &self,
         method: &str,
         key: &str,
-        len: Option<u64>,
+        upload: Option<UploadBinding>,
         lifetime: Duration,
     ) -> Result<PresignedRequest, StoreError> {
         validate_object_key(key)?;
@@ -85,14 +135,16 @@ impl FsObjects {
             method,
             key,
             expires,
-            len,
+            upload,
         });
-        let len_param = len.map(|l| format!("&len={l}")).unwrap_or_default();
+        let upload_params = upload
+            .map(|u| format!("&len={}&sha256={}", u.len, hex::encode(u.sha256)))
+            .unwrap_or_default();
         let url = format!(
-            "{}/v1/objects/{key}?expires={expires}{len_param}&sig={sig}",
+            "{}/v1/objects/{key}?expires={expires}{upload_params}&sig={sig}",
             self.public_base_url
         );
-        let headers = if len.is_some() {
+        let headers = if upload.is_some() {
             vec![("content-type".to_owned(), OCTET_STREAM.to_owned())]
         } else {
             Vec::new()
@@ -164,7 +216,9 @@ impl Objects for FsObjects {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         validate_object_key(key)?;
         let path = self.object_path(key);
-        blocking(move || write_atomically(&path, &body).map_err(io_error)).await
+        let size = body.len() as u64;
+        blocking(move || write_atomically(&path, &body).map_err(io_error)).await?;
+        self.announce_created(key, size).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
@@ -174,6 +228,23 @@ impl Objects for FsObjects {
             Ok(b) => Ok(Some(Bytes::from(b))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error(e)),
+        })
+        .await
+    }
+
+    async fn read_prefix(&self, key: &str, len: u64) -> Result<Option<Bytes>, StoreError> {
+        validate_object_key(key)?;
+        validate_read_prefix_len(len)?;
+        let path = self.object_path(key);
+        blocking(move || {
+            let file = match fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(io_error(e)),
+            };
+            let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+            file.take(len).read_to_end(&mut buf).map_err(io_error)?;
+            Ok(Some(Bytes::from(buf)))
         })
         .await
     }
@@ -272,9 +343,14 @@ impl Objects for FsObjects {
         &self,
         key: &str,
         content_length: u64,
+        sha256: &[u8; 32],
         lifetime: Duration,
     ) -> Result<PresignedRequest, StoreError> {
-        self.presign("PUT", key, Some(content_length), lifetime)
+        let upload = UploadBinding {
+            len: content_length,
+            sha256: *sha256,
+        };
+        self.presign("PUT", key, Some(upload), lifetime)
     }
 
     async fn presign_get(
@@ -287,8 +363,59 @@ impl Objects for FsObjects {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use rampart_ports::{ReceivedMessage, parse_created_objects};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A queue that keeps what is sent to it, or refuses every send.
+    #[derive(Default)]
+    pub(crate) struct RecordingQueue {
+        pub(crate) sent: Mutex<Vec<String>>,
+        pub(crate) failing: AtomicBool,
+    }
+
+    impl RecordingQueue {
+        pub(crate) fn fail(&self, fail: bool) {
+            self.failing.store(fail, Ordering::SeqCst);
+        }
+
+        /// The (key, size) of every created-object event sent so far.
+        pub(crate) fn created(&self) -> Vec<(String, u64)> {
+            self.sent
+                .lock()
+                .unwrap()
+                .iter()
+                .flat_map(|b| parse_created_objects(b).unwrap())
+                .map(|c| (c.key, c.size))
+                .collect()
+        }
+    }
+
+    #[async_trait]
+    impl Queue for RecordingQueue {
+        async fn send(&self, body: &str, _delay: Duration) -> Result<(), StoreError> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(StoreError::unavailable_msg("queue down"));
+            }
+            self.sent.lock().unwrap().push(body.to_owned());
+            Ok(())
+        }
+
+        async fn receive(
+            &self,
+            _max: u32,
+            _wait: Duration,
+            _visibility: Duration,
+        ) -> Result<Vec<ReceivedMessage>, StoreError> {
+            Ok(Vec::new())
+        }
+
+        async fn delete(&self, _receipt: &str) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
 
     fn open(dir: &Path) -> FsObjects {
         FsObjects::open(dir.join("objects"), "http://h:1/".into(), [1; 32]).unwrap()
@@ -336,13 +463,69 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let o = open(tmp.path());
         let p = o
-            .presign_put("k/1", 12, Duration::from_secs(60))
+            .presign_put("k/1", 12, &[0xab; 32], Duration::from_secs(60))
             .await
             .unwrap();
         assert!(p.url.starts_with("http://h:1/v1/objects/k/1?expires="));
-        assert!(p.url.contains("&len=12&sig="));
+        assert!(
+            p.url
+                .contains(&format!("&len=12&sha256={}&sig=", "ab".repeat(32))),
+            "{}",
+            p.url
+        );
         assert_eq!(p.method, "PUT");
         assert!(o.presign_get("../x", Duration::from_secs(1)).await.is_err());
         assert!(o.presign_get("x", Duration::ZERO).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn prefix_reads_stop_at_the_length() {
+        let tmp = tempfile::tempdir().unwrap();
+        let o = open(tmp.path());
+        o.put("k", Bytes::from_static(b"0123456789")).await.unwrap();
+        assert_eq!(o.read_prefix("k", 4).await.unwrap().unwrap(), "0123");
+        assert_eq!(o.read_prefix("k", 64).await.unwrap().unwrap(), "0123456789");
+        assert_eq!(o.read_prefix("none", 4).await.unwrap(), None);
+        assert!(o.read_prefix("k", 0).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn puts_under_the_prefix_are_announced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let o = open(tmp.path());
+        // Before a target is set, nothing is announced and nothing fails.
+        o.put("backups/early", Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        let queue = Arc::new(RecordingQueue::default());
+        o.notify_created("backups/", queue.clone()).unwrap();
+        assert!(
+            o.notify_created("backups/", queue.clone()).is_err(),
+            "set once"
+        );
+        o.put("backups/A1/1.rbk", Bytes::from_static(b"12345"))
+            .await
+            .unwrap();
+        o.put("other/1.rbk", Bytes::from_static(b"1"))
+            .await
+            .unwrap();
+        o.put("backupsX", Bytes::from_static(b"1")).await.unwrap();
+        assert_eq!(queue.created(), [("backups/A1/1.rbk".to_owned(), 5)]);
+
+        // A failed announcement fails the put; the object is stored and a retry
+        // announces it.
+        queue.fail(true);
+        let err = o
+            .put("backups/A1/2.rbk", Bytes::from_static(b"12"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert_eq!(o.get("backups/A1/2.rbk").await.unwrap().unwrap(), "12");
+        queue.fail(false);
+        o.put("backups/A1/2.rbk", Bytes::from_static(b"12"))
+            .await
+            .unwrap();
+        assert_eq!(queue.created().len(), 2);
+        assert_eq!(queue.created()[1], ("backups/A1/2.rbk".to_owned(), 2));
     }
 }

@@ -2,6 +2,10 @@
 //! `/v1/objects/{key}` with the query a `FsObjects` presign produced. Refusals are
 //! JSON with stable codes; a refused upload never touches the stored object, and an
 //! upload never holds more than its declared length (+1 byte to detect excess).
+//! An upload is hashed while it streams to disk and committed only when its length
+//! and SHA-256 are the ones the URL was signed for; once committed, it is announced
+//! to the created-object queue (`FsObjects::notify_created`), and if that fails the
+//! client gets 503 `notification_failed` and repeats the (idempotent) upload.
 
 use axum::Router;
 use axum::body::Body;
@@ -13,11 +17,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use rampart_domain::Timestamp;
 use rampart_ports::objects::validate_object_key;
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 use crate::atomic_file::PendingFile;
 use crate::fs_objects::{FsObjects, OCTET_STREAM};
-use crate::presign::Grant;
+use crate::presign::{Grant, UploadBinding};
 
 /// Chunk size for streaming a download from disk.
 const READ_CHUNK: usize = 64 * 1024;
@@ -33,8 +38,10 @@ enum Refusal {
     PresignInvalid,
     PresignExpired,
     LengthMismatch,
+    ChecksumMismatch,
     UnsupportedMediaType,
     NotFound,
+    NotificationFailed,
     Internal,
 }
 
@@ -56,12 +63,22 @@ impl IntoResponse for Refusal {
                 "length_mismatch",
                 "the body length differs from the length the URL was signed for",
             ),
+            Refusal::ChecksumMismatch => (
+                StatusCode::BAD_REQUEST,
+                "checksum_mismatch",
+                "the body's SHA-256 differs from the checksum the URL was signed for",
+            ),
             Refusal::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "send the body as application/octet-stream",
             ),
             Refusal::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such object"),
+            Refusal::NotificationFailed => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "notification_failed",
+                "the object was stored but its arrival could not be announced; repeat the upload",
+            ),
             Refusal::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -81,16 +98,22 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Refusal {
 struct SignedQuery {
     expires: i64,
     len: Option<u64>,
+    sha256: Option<[u8; 32]>,
     sig: String,
 }
 
+fn parse_sha256(hex_digest: &str) -> Option<[u8; 32]> {
+    hex::decode(hex_digest).ok()?.try_into().ok()
+}
+
 fn parse_query(raw: Option<&str>) -> Option<SignedQuery> {
-    let (mut expires, mut len, mut sig) = (None, None, None);
+    let (mut expires, mut len, mut sha256, mut sig) = (None, None, None, None);
     for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         // A repeated parameter is ambiguous: refuse rather than pick one.
         let slot_taken = match name.as_ref() {
             "expires" => expires.replace(value.parse::<i64>().ok()?).is_some(),
             "len" => len.replace(value.parse::<u64>().ok()?).is_some(),
+            "sha256" => sha256.replace(parse_sha256(&value)?).is_some(),
             "sig" => sig.replace(value.into_owned()).is_some(),
             _ => false,
         };
@@ -101,26 +124,34 @@ fn parse_query(raw: Option<&str>) -> Option<SignedQuery> {
     Some(SignedQuery {
         expires: expires?,
         len,
+        sha256,
         sig: sig?,
     })
 }
 
 /// Checks the URL: a valid key, a signature over exactly this grant, not expired.
+/// For an upload, returns the body the URL admits.
 fn authorize(
     objects: &FsObjects,
     method: &str,
     key: &str,
     query: Option<&str>,
-) -> Result<Option<u64>, Refusal> {
+) -> Result<Option<UploadBinding>, Refusal> {
     let q = parse_query(query).ok_or(Refusal::PresignInvalid)?;
-    if validate_object_key(key).is_err() || (method == "PUT") != q.len.is_some() {
+    let upload = match (q.len, q.sha256) {
+        (Some(len), Some(sha256)) => Some(UploadBinding { len, sha256 }),
+        (None, None) => None,
+        // Half an upload binding was never signed.
+        _ => return Err(Refusal::PresignInvalid),
+    };
+    if validate_object_key(key).is_err() || (method == "PUT") != upload.is_some() {
         return Err(Refusal::PresignInvalid);
     }
     let grant = Grant {
         method,
         key,
         expires: q.expires,
-        len: q.len,
+        upload,
     };
     if !objects.verify(&grant, &q.sig) {
         return Err(Refusal::PresignInvalid);
@@ -128,7 +159,7 @@ fn authorize(
     if Timestamp::now_system().secs() >= q.expires {
         return Err(Refusal::PresignExpired);
     }
-    Ok(q.len)
+    Ok(upload)
 }
 
 fn is_octet_stream(headers: &HeaderMap) -> bool {
@@ -149,11 +180,12 @@ async fn upload(
     let Ok(Path(key)) = key else {
         return Refusal::PresignInvalid.into_response();
     };
-    let len = match authorize(&objects, "PUT", &key, query.as_deref()) {
-        Ok(Some(len)) => len,
+    let upload = match authorize(&objects, "PUT", &key, query.as_deref()) {
+        Ok(Some(upload)) => upload,
         Ok(None) => return Refusal::PresignInvalid.into_response(),
         Err(refusal) => return refusal.into_response(),
     };
+    let len = upload.len;
     if !is_octet_stream(&headers) {
         return Refusal::UnsupportedMediaType.into_response();
     }
@@ -163,34 +195,47 @@ async fn upload(
     {
         return Refusal::LengthMismatch.into_response();
     }
-    match receive_body(objects.object_path(&key), len, body).await {
-        Ok(Some(pending)) => match tokio::task::spawn_blocking(move || pending.commit()).await {
-            Ok(Ok(())) => StatusCode::OK.into_response(),
-            Ok(Err(e)) => internal("storing upload failed", e).into_response(),
-            Err(e) => internal("storing upload failed", e).into_response(),
-        },
-        Ok(None) => Refusal::LengthMismatch.into_response(),
-        Err(refusal) => refusal.into_response(),
+    let pending = match receive_body(objects.object_path(&key), upload, body).await {
+        Ok(pending) => pending,
+        Err(refusal) => return refusal.into_response(),
+    };
+    match tokio::task::spawn_blocking(move || pending.commit()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return internal("storing upload failed", e).into_response(),
+        Err(e) => return internal("storing upload failed", e).into_response(),
+    }
+    match objects.announce_created(&key, len).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "announcing an upload failed");
+            Refusal::NotificationFailed.into_response()
+        }
     }
 }
 
-/// Streams the body into a temp file beside the object. Some(file) when exactly
-/// `len` bytes arrived (not yet committed), None when the length was wrong (the temp
-/// file is gone and the object untouched).
+/// Streams the body into a temp file beside the object, hashing it on the way.
+/// The file (not yet committed) when exactly `upload.len` bytes arrived with the
+/// SHA-256 `upload.sha256`; otherwise the refusal, the temp file gone and the object
+/// untouched.
 async fn receive_body(
     target: std::path::PathBuf,
-    len: u64,
+    upload: UploadBinding,
     body: Body,
-) -> Result<Option<PendingFile>, Refusal> {
+) -> Result<PendingFile, Refusal> {
+    let len = upload.len;
     let (chunks, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
-    // File writes are blocking: one blocking task per upload takes the chunks.
-    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<PendingFile> {
-        let mut pending = PendingFile::create(&target)?;
-        while let Some(chunk) = rx.blocking_recv() {
-            pending.write(&chunk)?;
-        }
-        Ok(pending)
-    });
+    // File writes are blocking: one blocking task per upload takes the chunks and
+    // hashes them (off the async workers too).
+    let writer =
+        tokio::task::spawn_blocking(move || -> std::io::Result<(PendingFile, [u8; 32])> {
+            let mut pending = PendingFile::create(&target)?;
+            let mut hasher = Sha256::new();
+            while let Some(chunk) = rx.blocking_recv() {
+                hasher.update(&chunk);
+                pending.write(&chunk)?;
+            }
+            Ok((pending, hasher.finalize().into()))
+        });
     let limit = usize::try_from(len.saturating_add(1)).unwrap_or(usize::MAX);
     let mut body = Limited::new(body, limit);
     let mut received: u64 = 0;
@@ -215,18 +260,21 @@ async fn receive_body(
         }
     }
     drop(chunks);
-    let pending = match writer.await {
-        Ok(Ok(pending)) => pending,
+    let (pending, sha256) = match writer.await {
+        Ok(Ok(written)) => written,
         Ok(Err(e)) => return Err(internal("writing upload failed", e)),
         Err(e) => return Err(internal("writing upload failed", e)),
     };
-    if length_ok && received == len {
-        Ok(Some(pending))
+    let refusal = if !length_ok || received != len {
+        Refusal::LengthMismatch
+    } else if sha256 != upload.sha256 {
+        Refusal::ChecksumMismatch
     } else {
-        // Removing the temp file is a blocking unlink; keep it off the runtime.
-        let _ = tokio::task::spawn_blocking(move || drop(pending)).await;
-        Ok(None)
-    }
+        return Ok(pending);
+    };
+    // Removing the temp file is a blocking unlink; keep it off the runtime.
+    let _ = tokio::task::spawn_blocking(move || drop(pending)).await;
+    Err(refusal)
 }
 
 async fn download(
@@ -289,15 +337,21 @@ mod tests {
     }
 
     /// A URL signed for an arbitrary grant (e.g. one already expired).
-    fn signed_path(method: &str, key: &str, expires: i64, len: Option<u64>) -> String {
+    fn signed_path(method: &str, key: &str, expires: i64, upload: Option<&[u8]>) -> String {
+        let upload = upload.map(|body| UploadBinding {
+            len: body.len() as u64,
+            sha256: Sha256::digest(body).into(),
+        });
         let sig = crate::presign::PresignKey::new(KEY).sign(&Grant {
             method,
             key,
             expires,
-            len,
+            upload,
         });
-        let len = len.map(|l| format!("&len={l}")).unwrap_or_default();
-        format!("/v1/objects/{key}?expires={expires}{len}&sig={sig}")
+        let upload = upload
+            .map(|u| format!("&len={}&sha256={}", u.len, hex::encode(u.sha256)))
+            .unwrap_or_default();
+        format!("/v1/objects/{key}?expires={expires}{upload}&sig={sig}")
     }
 
     fn path_of(url: &str) -> String {
@@ -331,10 +385,39 @@ mod tests {
             .await
             .unwrap();
         let future = Timestamp::now_system().secs() + 300;
-        let good = signed_path("PUT", "a/obj", future, Some(4));
+        let good = signed_path("PUT", "a/obj", future, Some(b"good"));
+        let good_sha = hex::encode(Sha256::digest(b"good"));
+        let evil_sha = hex::encode(Sha256::digest(b"evil"));
         let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
             (
                 put_req(&good.replace("sig=", "sig=00"), Some(OCTET_STREAM), b"evil"),
+                StatusCode::FORBIDDEN,
+                "presign_invalid",
+            ),
+            (
+                put_req(
+                    &good.replace(&good_sha, &evil_sha),
+                    Some(OCTET_STREAM),
+                    b"evil",
+                ),
+                StatusCode::FORBIDDEN,
+                "presign_invalid",
+            ),
+            (
+                put_req(
+                    &good.replace(&format!("&sha256={good_sha}"), ""),
+                    Some(OCTET_STREAM),
+                    b"evil",
+                ),
+                StatusCode::FORBIDDEN,
+                "presign_invalid",
+            ),
+            (
+                put_req(
+                    &good.replace(&good_sha, &good_sha[..62]),
+                    Some(OCTET_STREAM),
+                    b"evil",
+                ),
                 StatusCode::FORBIDDEN,
                 "presign_invalid",
             ),
@@ -363,7 +446,7 @@ mod tests {
             ),
             (
                 put_req(
-                    &signed_path("PUT", "a/obj", future - 400, Some(4)),
+                    &signed_path("PUT", "a/obj", future - 400, Some(b"evil")),
                     Some(OCTET_STREAM),
                     b"evil",
                 ),
@@ -390,6 +473,11 @@ mod tests {
                 StatusCode::BAD_REQUEST,
                 "length_mismatch",
             ),
+            (
+                put_req(&good, Some(OCTET_STREAM), b"evil"),
+                StatusCode::BAD_REQUEST,
+                "checksum_mismatch",
+            ),
         ];
         for (req, status, want) in cases {
             let uri = req.uri().to_string();
@@ -407,16 +495,78 @@ mod tests {
             code(&router, req).await,
             (StatusCode::BAD_REQUEST, "length_mismatch".to_owned())
         );
+        // The checksum covers the whole stream, across chunks.
+        let req = streamed_put(&good, &[b"go", b"oD"]);
+        assert_eq!(
+            code(&router, req).await,
+            (StatusCode::BAD_REQUEST, "checksum_mismatch".to_owned())
+        );
         assert_eq!(objects.get("a/obj").await.unwrap().unwrap(), "original");
         // No temp files are left behind by the refusals.
         assert_eq!(objects.list("", None, 10).await.unwrap().objects.len(), 1);
         let dir = std::fs::read_dir(objects.object_path("a/obj").parent().unwrap()).unwrap();
         assert_eq!(dir.count(), 1);
 
-        // The untampered URL works, with a parameterised content type too.
+        // The untampered URL works, with a parameterised content type too, and
+        // streamed in chunks.
         let req = put_req(&good, Some("Application/Octet-Stream; x=y"), b"good");
         assert_eq!(code(&router, req).await.0, StatusCode::OK);
         assert_eq!(objects.get("a/obj").await.unwrap().unwrap(), "good");
+        objects.delete("a/obj").await.unwrap();
+        let req = streamed_put(&good, &[b"g", b"oo", b"d"]);
+        assert_eq!(code(&router, req).await.0, StatusCode::OK);
+        assert_eq!(objects.get("a/obj").await.unwrap().unwrap(), "good");
+    }
+
+    fn streamed_put(path: &str, chunks: &[&'static [u8]]) -> Request<Body> {
+        let chunks: Vec<_> = chunks
+            .iter()
+            .map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c)))
+            .collect();
+        Request::put(path)
+            .header(header::CONTENT_TYPE, OCTET_STREAM)
+            .body(Body::from_stream(futures::stream::iter(chunks)))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn committed_uploads_under_the_prefix_are_announced() {
+        use crate::fs_objects::tests::RecordingQueue;
+        let (_tmp, objects, router) = setup();
+        let queue = Arc::new(RecordingQueue::default());
+        objects.notify_created("backups/", queue.clone()).unwrap();
+        let future = Timestamp::now_system().secs() + 300;
+        let backup = signed_path("PUT", "backups/A1/1.rbk", future, Some(b"backup"));
+        let other = signed_path("PUT", "other/1.rbk", future, Some(b"other"));
+
+        let req = put_req(&other, Some(OCTET_STREAM), b"other");
+        assert_eq!(code(&router, req).await.0, StatusCode::OK);
+        let req = put_req(&backup, Some(OCTET_STREAM), b"bad!!!");
+        assert_eq!(code(&router, req).await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(queue.created(), [], "refused uploads are not announced");
+        let req = put_req(&backup, Some(OCTET_STREAM), b"backup");
+        assert_eq!(code(&router, req).await.0, StatusCode::OK);
+        assert_eq!(queue.created(), [("backups/A1/1.rbk".to_owned(), 6)]);
+
+        // The queue is down: the upload is stored, but the client is told to retry,
+        // and the retry (same URL, same bytes) is announced.
+        let key = "backups/A1/2.rbk";
+        let path = signed_path("PUT", key, future, Some(b"second"));
+        queue.fail(true);
+        let req = put_req(&path, Some(OCTET_STREAM), b"second");
+        assert_eq!(
+            code(&router, req).await,
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "notification_failed".to_owned()
+            )
+        );
+        assert_eq!(objects.get(key).await.unwrap().unwrap(), "second");
+        queue.fail(false);
+        let req = put_req(&path, Some(OCTET_STREAM), b"second");
+        assert_eq!(code(&router, req).await.0, StatusCode::OK);
+        assert_eq!(queue.created()[1], (key.to_owned(), 6));
+        assert_eq!(queue.created().len(), 2);
     }
 
     #[tokio::test]
@@ -461,6 +611,14 @@ mod tests {
             (StatusCode::FORBIDDEN, "presign_expired".to_owned())
         );
         let req = Request::get(path_of(&get.url).replace("/k?", "/other?"))
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            code(&router, req).await,
+            (StatusCode::FORBIDDEN, "presign_invalid".to_owned())
+        );
+        // A download URL with an upload checksum added was never signed.
+        let req = Request::get(format!("{}&sha256={}", path_of(&get.url), "00".repeat(32)))
             .body(Body::empty())
             .unwrap();
         assert_eq!(

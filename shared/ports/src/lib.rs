@@ -7,6 +7,7 @@ pub mod clock;
 pub mod counting;
 pub mod error;
 pub mod mailer;
+pub mod object_events;
 pub mod objects;
 pub mod queue;
 pub mod table;
@@ -17,6 +18,7 @@ pub mod contract;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
 pub use mailer::{Mail, Mailer};
+pub use object_events::{CreatedObject, EventError, object_created_event, parse_created_objects};
 pub use objects::{ObjectMeta, ObjectPage, Objects, PresignedRequest};
 pub use queue::{Queue, QueueSpec, ReceivedMessage};
 pub use table::{

@@ -1,7 +1,8 @@
-//! The object store port: whole-object put/get/head/delete/list and presigned URLs
-//! that let a client (an appliance) upload or download without passing through the
-//! console's API (S3 presigned URLs on AWS; HMAC-signed URLs of the self-hosted
-//! server when embedded).
+//! The object store port: whole-object put/get/head/delete/list, reads of an
+//! object's first bytes, and presigned URLs that let a client (an appliance) upload
+//! or download without passing through the console's API (S3 presigned URLs on AWS;
+//! HMAC-signed URLs of the self-hosted server when embedded). A presigned upload is
+//! bound to the exact length and SHA-256 of its body.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -12,6 +13,9 @@ use crate::StoreError;
 
 /// Longest lifetime a presigned URL may be given.
 pub const MAX_PRESIGN_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Most bytes one [`Objects::read_prefix`] may ask for: enough for any header,
+/// small enough that a consumer never pulls a whole backup into memory by mistake.
+pub const MAX_READ_PREFIX: u64 = 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectMeta {
@@ -41,6 +45,10 @@ pub struct PresignedRequest {
 pub trait Objects: Send + Sync + 'static {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError>;
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError>;
+    /// At most the first `len` bytes of the object (all of it when it is shorter),
+    /// None when it is missing; only those bytes are read from the store. `len`
+    /// must be 1..=[`MAX_READ_PREFIX`].
+    async fn read_prefix(&self, key: &str, len: u64) -> Result<Option<Bytes>, StoreError>;
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError>;
     /// Deleting a missing object is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
@@ -51,11 +59,14 @@ pub trait Objects: Send + Sync + 'static {
         after: Option<&str>,
         limit: u32,
     ) -> Result<ObjectPage, StoreError>;
-    /// A PUT of exactly `content_length` bytes of `application/octet-stream`.
+    /// A PUT of exactly `content_length` bytes of `application/octet-stream` whose
+    /// SHA-256 is `sha256`: the store refuses any other body and then keeps what it
+    /// held under `key` before. The client sends the returned headers as given.
     async fn presign_put(
         &self,
         key: &str,
         content_length: u64,
+        sha256: &[u8; 32],
         lifetime: Duration,
     ) -> Result<PresignedRequest, StoreError>;
     async fn presign_get(
@@ -94,6 +105,15 @@ pub fn validate_lifetime(lifetime: Duration) -> Result<(), StoreError> {
     Ok(())
 }
 
+pub fn validate_read_prefix_len(len: u64) -> Result<(), StoreError> {
+    if len == 0 || len > MAX_READ_PREFIX {
+        return Err(StoreError::Invalid(format!(
+            "prefix read length must be 1..={MAX_READ_PREFIX} bytes"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +129,13 @@ mod tests {
             assert!(validate_object_key(bad).is_err(), "{bad}");
         }
         assert!(validate_object_key(&"a".repeat(513)).is_err());
+    }
+
+    #[test]
+    fn prefix_reads_are_bounded() {
+        assert!(validate_read_prefix_len(1).is_ok());
+        assert!(validate_read_prefix_len(MAX_READ_PREFIX).is_ok());
+        assert!(validate_read_prefix_len(0).is_err());
+        assert!(validate_read_prefix_len(MAX_READ_PREFIX + 1).is_err());
     }
 }

@@ -6,7 +6,7 @@ use crate::options::AgentOptions;
 use crate::simulated::SimulatedAppliance;
 use crate::state::unblock_pin;
 use rampart_domain::device_protocol::ResultKind;
-use rampart_domain::ids::{ApplianceId, Serial};
+use rampart_domain::ids::{ApplianceId, BackupId, Serial};
 use rampart_domain::jobs::Authorization;
 use rampart_domain::report::CheckinReport;
 use rampart_domain::{Timestamp, firmware};
@@ -96,8 +96,23 @@ impl Fixture {
             command_id: id,
             operation,
             sealed_pin,
+            sealed_password: None,
             cancel: false,
         }
+    }
+
+    /// A `set_backup_password` command carrying `password` sealed to this appliance
+    /// for this command.
+    fn set_password(&self, generation: u32, password: &str) -> PendingCommand {
+        let mut cmd = self.command(Operation::SetBackupPassword { generation }, None);
+        cmd.sealed_password = Some(self.seal_password(&cmd.command_id, password));
+        cmd
+    }
+
+    fn seal_password(&self, id: &JobId, password: &str) -> String {
+        let public = self.state.signing_key().unwrap().verifying_key().to_bytes();
+        let context = backup_password_seal_context(self.state.appliance_id.as_ref().unwrap(), id);
+        B64.encode(seal_to_device(&public, password.as_bytes(), &context).unwrap())
     }
 }
 
@@ -671,4 +686,430 @@ async fn the_pin_never_shows_in_debug_reports_or_results() {
         assert!(!text.contains(WRONG), "{text}");
     }
     assert!(debug.contains("pin_set: true"));
+}
+
+// ---- cloud backup ------------------------------------------------------------------
+
+const BACKUP_PW: &str = "Correct-Horse-9";
+
+fn failed(info: &str) -> CommandResultRequest {
+    CommandResultRequest::new(&ApplianceResult::Failed, Some(info.to_owned()))
+}
+
+fn restore_op(taken_at_ms: i64) -> Operation {
+    Operation::RestoreBackup {
+        backup: BackupId::new(taken_at_ms, [1, 2, 3, 4]),
+        taken_at: Timestamp::from_millis(taken_at_ms),
+    }
+}
+
+#[tokio::test]
+async fn setting_the_backup_password() {
+    let mut f = fixture();
+    assert_eq!(f.report(T0).backup_password_generation, 0);
+    let set = f.set_password(1, BACKUP_PW);
+    let out = f.run(std::slice::from_ref(&set), T0 + 1);
+    assert!(out.state_changed, "the report changes");
+    assert!(out.io_work.is_empty(), "synchronous");
+    assert_eq!(
+        f.result(&set.command_id),
+        CommandResultRequest::new(
+            &ApplianceResult::Succeeded,
+            Some("backup password set (generation 1)".into())
+        )
+    );
+    assert_eq!(f.state.current_backup_password(), Some((1, BACKUP_PW)));
+    assert_eq!(
+        f.file.load().unwrap().unwrap().current_backup_password(),
+        Some((1, BACKUP_PW)),
+        "on disk"
+    );
+    assert_eq!(f.report(T0 + 2).backup_password_generation, 1);
+
+    // A change: a new generation, the old one kept for the backups it made.
+    let change = f.set_password(2, "Another-Pass-7");
+    f.run(std::slice::from_ref(&change), T0 + 3);
+    assert_eq!(
+        f.result(&change.command_id).info.as_deref(),
+        Some("backup password set (generation 2)")
+    );
+    assert_eq!(
+        f.state.current_backup_password(),
+        Some((2, "Another-Pass-7"))
+    );
+    assert_eq!(f.state.backup_password(1), Some(BACKUP_PW));
+    // Delivered again: not run again.
+    let again = f.run(std::slice::from_ref(&set), T0 + 4);
+    assert_eq!(again, Executed::default());
+    assert_eq!(f.state.backup_password_generation(), 2);
+
+    // A generation that already holds another password is refused.
+    let clash = f.set_password(1, "Third-Pass-55");
+    f.run(std::slice::from_ref(&clash), T0 + 5);
+    let r = f.result(&clash.command_id);
+    assert_eq!(r.result, ResultKind::Failed);
+    assert!(
+        r.info
+            .as_deref()
+            .unwrap()
+            .contains("generation 1 is already in use"),
+        "{r:?}"
+    );
+    assert!(!r.info.as_deref().unwrap().contains("Third-Pass-55"));
+    assert_eq!(f.state.backup_password(1), Some(BACKUP_PW));
+
+    // Nothing secret in debug output, results or the command record.
+    let rec = Recorder::default();
+    f.exec.report_pending(&mut f.state, &rec).await.unwrap();
+    let texts = [
+        format!("{:?} {:?}", f.state, f.options),
+        serde_json::to_string(&rec.sent()).unwrap(),
+        format!("{:?}", f.state.commands),
+        format!("{set:?}"),
+    ];
+    for text in &texts {
+        for secret in [BACKUP_PW, "Another-Pass-7", "Third-Pass-55"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
+}
+
+#[test]
+fn a_password_against_the_policy_is_refused_naming_the_rule() {
+    let mut f = fixture();
+    let cases = [
+        (
+            "Sh0rt!",
+            "password_too_short",
+            "at least 8 characters (got 6)",
+        ),
+        (
+            "alllowercase",
+            "password_too_few_classes",
+            "at least 3 of 4 character classes",
+        ),
+        (
+            "lowerand12345",
+            "password_too_few_classes",
+            "missing upper case and special",
+        ),
+        (
+            "Tab\tSeparated-1",
+            "password_control_characters",
+            "no control characters",
+        ),
+    ];
+    for (i, (password, code, rule)) in cases.into_iter().enumerate() {
+        let cmd = f.set_password(1, password);
+        f.run(std::slice::from_ref(&cmd), T0 + i as i64);
+        let r = f.result(&cmd.command_id);
+        assert_eq!(r.result, ResultKind::Failed, "{password:?}");
+        let info = r.info.unwrap();
+        assert!(info.contains(code), "{info}");
+        assert!(info.contains(rule), "{info}");
+        assert!(!info.contains(password), "{info}");
+        assert!(info.starts_with("backup password refused"), "{info}");
+    }
+    assert_eq!(f.state.backup_password_generation(), 0, "nothing stored");
+    assert!(f.state.current_backup_password().is_none());
+    let on_disk = std::fs::read_to_string(f.file.path()).unwrap();
+    for (password, ..) in cases {
+        assert!(!on_disk.contains(password));
+    }
+}
+
+#[test]
+fn a_password_that_does_not_open_is_refused_without_content() {
+    let mut f = fixture();
+    // None at all.
+    let bare = f.command(Operation::SetBackupPassword { generation: 1 }, None);
+    // Sealed as a PIN (another context): never opens as a password.
+    let mut as_pin = f.command(
+        Operation::SetBackupPassword { generation: 1 },
+        Some(BACKUP_PW),
+    );
+    as_pin.sealed_password = as_pin.sealed_pin.take();
+    // Sealed for another command.
+    let other = f.set_password(1, BACKUP_PW);
+    let mut replayed = f.command(Operation::SetBackupPassword { generation: 1 }, None);
+    replayed.sealed_password = other.sealed_password.clone();
+    // Not base64.
+    let mut garbled = f.command(Operation::SetBackupPassword { generation: 1 }, None);
+    garbled.sealed_password = Some("%%%".into());
+    let cmds = [bare, as_pin, replayed, garbled];
+    f.run(&cmds, T0 + 1);
+    for c in &cmds {
+        assert_eq!(f.result(&c.command_id), failed(BACKUP_PASSWORD_NOT_OPENED));
+    }
+    assert_eq!(f.state.backup_password_generation(), 0);
+
+    // Without the cloud backup authorization nothing is opened at all.
+    let mut f = fixture_with(options().deny(Authorization::CloudBackup), "14.1.0");
+    let set = f.set_password(1, BACKUP_PW);
+    let backup = f.command(Operation::Backup, None);
+    let restore = f.command(restore_op(T0), Some(WRONG));
+    f.run(&[set.clone(), backup.clone(), restore.clone()], T0 + 1);
+    for c in [&set, &backup, &restore] {
+        assert_eq!(
+            f.result(&c.command_id),
+            rejected(Refusal::NotAuthorized {
+                authorization: Authorization::CloudBackup
+            })
+        );
+    }
+    assert_eq!(f.state.pin_guard.failed, 0, "the PIN was not looked at");
+    assert_eq!(f.state.backup_password_generation(), 0);
+}
+
+#[test]
+fn a_backup_needs_a_password_and_is_handed_out_once() {
+    let mut f = fixture();
+    let early = f.command(Operation::Backup, None);
+    let out = f.run(std::slice::from_ref(&early), T0 + 1);
+    assert!(out.io_work.is_empty());
+    assert_eq!(f.result(&early.command_id), failed(NO_BACKUP_PASSWORD));
+    assert_eq!(NO_BACKUP_PASSWORD, "no backup password is set");
+
+    let set = f.set_password(1, BACKUP_PW);
+    f.run(std::slice::from_ref(&set), T0 + 2);
+    let backup = f.command(Operation::Backup, None);
+    // Twice in one reply: handed out once, the second left alone (it is running).
+    let out = f.run(&[backup.clone(), backup.clone()], T0 + 3);
+    assert_eq!(
+        out.io_work,
+        vec![IoWork::Backup {
+            command_id: backup.command_id.clone()
+        }]
+    );
+    assert!(!out.state_changed);
+    assert!(f.exec.is_in_flight(&backup.command_id));
+    let on_disk = f.file.load().unwrap().unwrap();
+    assert_eq!(
+        on_disk.commands[&backup.command_id].phase,
+        Phase::InProgress,
+        "marked before acting"
+    );
+    // Delivered again while it runs: still running, not failed.
+    let out = f.run(std::slice::from_ref(&backup), T0 + 4);
+    assert!(out.io_work.is_empty());
+    assert_eq!(
+        f.state.commands[&backup.command_id].phase,
+        Phase::InProgress
+    );
+    assert!(
+        Executor::unreported(&f.state)
+            .iter()
+            .all(|(id, _)| *id != backup.command_id)
+    );
+
+    // Its result comes back through the executor, saved at once.
+    let info = "backup bk_1760000000000deadbeef uploaded (1234 bytes)";
+    assert!(
+        f.exec
+            .complete(
+                &mut f.state,
+                &backup.command_id,
+                ApplianceResult::Succeeded,
+                Some(info.into())
+            )
+            .unwrap()
+    );
+    assert!(!f.exec.is_in_flight(&backup.command_id));
+    let done = CommandResultRequest::new(&ApplianceResult::Succeeded, Some(info.into()));
+    assert_eq!(f.result(&backup.command_id), done);
+    assert_eq!(
+        f.file.load().unwrap().unwrap().commands[&backup.command_id].result,
+        Some(done.clone())
+    );
+    // A second completion changes nothing; neither does another delivery.
+    assert!(
+        !f.exec
+            .complete(
+                &mut f.state,
+                &backup.command_id,
+                ApplianceResult::Failed,
+                None
+            )
+            .unwrap()
+    );
+    assert_eq!(f.result(&backup.command_id), done);
+    let out = f.run(std::slice::from_ref(&backup), T0 + 5);
+    assert_eq!(out, Executed::default());
+}
+
+#[test]
+fn a_restore_needs_the_right_pin_before_it_is_marked() {
+    let mut f = fixture();
+    let taken = T0 - 86_400_000;
+    let wrong = f.command(restore_op(taken), Some(WRONG));
+    let out = f.run(std::slice::from_ref(&wrong), T0 + 1);
+    assert!(out.io_work.is_empty());
+    assert_eq!(
+        f.result(&wrong.command_id),
+        rejected(Refusal::WrongPin { attempts_left: 4 })
+    );
+    assert_eq!(f.state.pin_guard.failed, 1, "a wrong attempt counts");
+    assert_eq!(f.file.load().unwrap().unwrap().pin_guard.failed, 1);
+
+    let bare = f.command(restore_op(taken), None);
+    f.run(std::slice::from_ref(&bare), T0 + 2);
+    assert_eq!(f.result(&bare.command_id), failed(PIN_NOT_OPENED));
+    assert_eq!(f.state.pin_guard.failed, 1, "not a wrong attempt");
+
+    let right = f.command(restore_op(taken), Some(PIN));
+    let out = f.run(std::slice::from_ref(&right), T0 + 3);
+    assert_eq!(
+        out.io_work,
+        vec![IoWork::Restore {
+            command_id: right.command_id.clone(),
+            backup: BackupId::new(taken, [1, 2, 3, 4]),
+            taken_at: Timestamp::from_millis(taken),
+        }]
+    );
+    assert_eq!(
+        f.state.pin_guard.failed, 0,
+        "the right PIN resets the count"
+    );
+    assert_eq!(
+        f.file.load().unwrap().unwrap().commands[&right.command_id].phase,
+        Phase::InProgress
+    );
+
+    // Blocked: refused before anything is opened or marked.
+    for i in 0..5 {
+        let w = f.command(Operation::Reboot, Some(WRONG));
+        f.run(std::slice::from_ref(&w), T0 + 10 + i);
+    }
+    let blocked = f.command(restore_op(taken), Some(PIN));
+    let out = f.run(std::slice::from_ref(&blocked), T0 + 20);
+    assert!(out.io_work.is_empty());
+    assert_eq!(f.result(&blocked.command_id), rejected(Refusal::PinBlocked));
+}
+
+#[test]
+fn restored_configurations_are_named_year_day_month() {
+    let at = |rfc3339: &str| {
+        Timestamp::from_millis(
+            chrono::DateTime::parse_from_rfc3339(rfc3339)
+                .unwrap()
+                .timestamp_millis(),
+        )
+    };
+    assert_eq!(
+        crate::cloud_backup::restore_name(at("2026-03-04T05:06:07Z")),
+        "backup-2026-04-03_05:06:07"
+    );
+    assert_eq!(
+        crate::cloud_backup::restore_name(at("2025-12-31T23:59:59.999Z")),
+        "backup-2025-31-12_23:59:59"
+    );
+    // In UTC, whatever offset the time was written with.
+    assert_eq!(
+        crate::cloud_backup::restore_name(at("2026-03-04T01:06:07-05:00")),
+        "backup-2026-04-03_06:06:07"
+    );
+}
+
+#[tokio::test]
+async fn a_crash_mid_backup_fails_it_after_the_restart_and_never_runs_it_again() {
+    let options = options().with_backup_password(
+        rampart_domain::backup::BackupPassword::parse(BACKUP_PW.into()).unwrap(),
+    );
+    let mut f = fixture_with(options, "14.1.0");
+    assert_eq!(f.state.current_backup_password(), Some((1, BACKUP_PW)));
+    let backup = f.command(Operation::Backup, None);
+    let restore = f.command(restore_op(T0 - 1000), Some(PIN));
+    let out = f.run(&[backup.clone(), restore.clone()], T0 + 1);
+    assert_eq!(out.io_work.len(), 2);
+    // The agent dies while uploading: the executor and memory are gone, the file
+    // says InProgress.
+    f.restart(T0 + 10_000);
+    let interrupted = failed(INTERRUPTED);
+    assert_eq!(f.result(&backup.command_id), interrupted);
+    assert_eq!(f.result(&restore.command_id), interrupted);
+    assert!(INTERRUPTED.contains("not run again"));
+    let on_disk = f.file.load().unwrap().unwrap();
+    assert_eq!(on_disk.commands[&backup.command_id].phase, Phase::Done);
+
+    // Delivered again: never handed out again, reported once.
+    let out = f.run(&[backup.clone(), restore.clone()], T0 + 20_000);
+    assert_eq!(out, Executed::default());
+    let rec = Recorder::default();
+    f.exec.report_pending(&mut f.state, &rec).await.unwrap();
+    f.run(std::slice::from_ref(&backup), T0 + 30_000);
+    f.exec.report_pending(&mut f.state, &rec).await.unwrap();
+    assert_eq!(rec.sent().len(), 2);
+    assert!(
+        rec.sent()
+            .iter()
+            .all(|(_, r)| r.result == ResultKind::Failed)
+    );
+    // A result arriving late from the lost run is not taken.
+    assert!(
+        !f.exec
+            .complete(
+                &mut f.state,
+                &backup.command_id,
+                ApplianceResult::Succeeded,
+                None
+            )
+            .unwrap()
+    );
+    assert_eq!(f.result(&backup.command_id), interrupted);
+
+    // The same when the crash comes right after marking, before the I/O started.
+    let backup = f.command(Operation::Backup, None);
+    f.exec.crash_after_mark = true;
+    assert!(
+        f.exec
+            .execute(&mut f.state, std::slice::from_ref(&backup), T0 + 40_000)
+            .is_err()
+    );
+    f.restart(T0 + 50_000);
+    assert_eq!(f.result(&backup.command_id), interrupted);
+    assert!(
+        f.run(std::slice::from_ref(&backup), T0 + 60_000)
+            .io_work
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_initial_password_is_generation_one_and_never_replaces_a_set_one() {
+    let pw = |s: &str| rampart_domain::backup::BackupPassword::parse(s.into()).unwrap();
+    let mut f = fixture_with(options().with_backup_password(pw(BACKUP_PW)), "14.1.0");
+    assert_eq!(f.state.current_backup_password(), Some((1, BACKUP_PW)));
+    assert_eq!(f.report(T0).backup_password_generation, 1);
+    let change = f.set_password(2, "Portal-Set-42");
+    f.run(std::slice::from_ref(&change), T0 + 1);
+    // Restarted with another initial password: the portal's stays.
+    f.options = options().with_backup_password(pw("Given-Later-3"));
+    f.restart(T0 + 2);
+    assert_eq!(
+        f.state.current_backup_password(),
+        Some((2, "Portal-Set-42"))
+    );
+    assert_eq!(f.state.backup_password(1), Some(BACKUP_PW));
+    assert_eq!(f.state.backup_password_generations().count(), 2);
+}
+
+#[test]
+fn a_state_file_from_before_backups_still_loads_and_runs() {
+    let f = fixture();
+    let path = f.file.path().to_path_buf();
+    // A state file as the previous release wrote it: no backup fields.
+    let mut old: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let obj = old.as_object_mut().unwrap();
+    assert!(obj.remove("backup_passwords").is_some());
+    assert!(obj.remove("backup_password_generation").is_some());
+    std::fs::write(&path, old.to_string()).unwrap();
+    let mut f = f;
+    f.restart(T0 + 1);
+    assert_eq!(f.state.backup_password_generation(), 0);
+    assert_eq!(f.report(T0 + 1).backup_password_generation, 0);
+    assert_eq!(f.report(T0 + 1).utc_offset_minutes, Some(0));
+    let set = f.set_password(1, BACKUP_PW);
+    f.run(std::slice::from_ref(&set), T0 + 2);
+    assert_eq!(f.result(&set.command_id).result, ResultKind::Succeeded);
 }

@@ -2,6 +2,8 @@
 //! public key it will sign every later request with.
 
 use rampart_domain::Timestamp;
+use rampart_domain::backup_schedule::next_run;
+use rampart_domain::portal_protocol::BackupSchedule;
 use rampart_domain::device_protocol::{EnrollRequest, EnrollResponse};
 use rampart_domain::ids::ApplianceId;
 use rampart_domain::license::{EnrollRefusal, License};
@@ -9,7 +11,9 @@ use rampart_ports::{Condition, Item, StoreError, TransactOp, Update};
 
 use super::{DeviceAuth, DeviceService};
 use crate::error::ApiError;
+use crate::backups::schedule;
 use crate::json_body;
+use crate::records::backup;
 use crate::records::appliance::ApplianceRecord;
 use crate::records::credential::Credential;
 use crate::store_keys;
@@ -59,6 +63,7 @@ impl DeviceService {
             cluster: license.cluster.clone(),
             edits: Default::default(),
         };
+        let first_backup = next_run(&BackupSchedule::default(), 0, now).unwrap_or(now);
         let binding = TransactOp::Update(
             store_keys::license(&license.serial),
             Update::new().set("bound_to", id.as_str()),
@@ -70,8 +75,16 @@ impl DeviceService {
                 binding,
                 TransactOp::Put(Item::from(&credential), Some(Condition::NotExists)),
                 TransactOp::Put(
-                    appliance.enrollment_item(auth.timestamp),
+                    appliance
+                        .enrollment_item(auth.timestamp)
+                        .with(schedule::DUE_ATTR, first_backup.millis()),
                     Some(Condition::NotExists),
+                ),
+                // The regular backup (SPEC 6.3), on by default at 07:00; in UTC until
+                // the appliance reports its offset (its next run then uses it).
+                TransactOp::Put(
+                    Item::new(backup::due_key(first_backup, &license.tenant, &id)),
+                    None,
                 ),
                 TransactOp::Put(
                     Item::new(store_keys::tenant_registry(&license.tenant)),

@@ -1,6 +1,7 @@
 //! The device API's application service: enrollment and check-in.
 
 mod auth;
+mod backups;
 mod checkin;
 mod command_result;
 mod credential_cache;
@@ -11,7 +12,9 @@ pub use auth::DeviceAuth;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rampart_ports::{Clock, Table};
+use rampart_ports::{Clock, Objects, Table};
+
+use crate::error::ApiError;
 
 use credential_cache::CredentialCache;
 
@@ -39,6 +42,8 @@ pub struct DeviceService {
     clock: Arc<dyn Clock>,
     config: DeviceConfig,
     credentials: CredentialCache,
+    /// Where backups are stored (presigned uploads and downloads).
+    objects: Option<Arc<dyn Objects>>,
 }
 
 impl DeviceService {
@@ -48,7 +53,20 @@ impl DeviceService {
             clock,
             config,
             credentials: CredentialCache::default(),
+            objects: None,
         }
+    }
+
+    /// The object store backups go to; without it the backup endpoints answer 503.
+    pub fn with_objects(mut self, objects: Arc<dyn Objects>) -> Self {
+        self.objects = Some(objects);
+        self
+    }
+
+    fn objects(&self) -> Result<&dyn Objects, ApiError> {
+        self.objects.as_deref().ok_or_else(|| {
+            ApiError::Unavailable(anyhow::anyhow!("no object store configured for backups"))
+        })
     }
 
     pub fn config(&self) -> &DeviceConfig {

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::routing::post;
 use axum::{Json, Router};
 use rampart_domain::device_protocol::{
-    CHECKIN_PATH, CheckinResponse, CommandResultResponse, ENROLL_PATH, EnrollResponse,
+    BACKUP_UPLOAD_PATH, BackupDownloadResponse, BackupUploadResponse, CHECKIN_PATH, CheckinResponse, CommandResultResponse, ENROLL_PATH, EnrollResponse,
     MAX_BODY_BYTES,
 };
 use std::sync::Arc;
@@ -21,6 +21,8 @@ pub fn device_routes(svc: Arc<DeviceService>) -> axum::Router {
         .route(ENROLL_PATH, post(enroll))
         .route(CHECKIN_PATH, post(checkin))
         .route("/v1/device/commands/{command}/result", post(command_result))
+        .route(BACKUP_UPLOAD_PATH, post(backup_upload))
+        .route("/v1/device/backups/{backup}/download", post(backup_download))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(svc)
 }
@@ -79,6 +81,51 @@ async fn command_result(
             code = e.code(),
             appliance = auth.appliance.as_deref().unwrap_or("-"),
             "command result refused"
+        );
+    }
+    result.map(Json)
+}
+
+async fn backup_upload(
+    State(svc): State<Arc<DeviceService>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<BackupUploadResponse>, ApiError> {
+    let body = json_bytes(&headers, body, MAX_BODY_BYTES)?;
+    let auth = DeviceAuth::from_headers(&headers)?;
+    let result = svc
+        .grant_backup_upload(&auth, method.as_str(), uri.path(), &body)
+        .await;
+    if let Err(e) = &result {
+        tracing::info!(
+            code = e.code(),
+            appliance = auth.appliance.as_deref().unwrap_or("-"),
+            "backup upload refused"
+        );
+    }
+    result.map(Json)
+}
+
+async fn backup_download(
+    State(svc): State<Arc<DeviceService>>,
+    Path(backup): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<BackupDownloadResponse>, ApiError> {
+    let body = json_bytes(&headers, body, MAX_BODY_BYTES)?;
+    let auth = DeviceAuth::from_headers(&headers)?;
+    let result = svc
+        .grant_backup_download(&auth, method.as_str(), uri.path(), &body, &backup)
+        .await;
+    if let Err(e) = &result {
+        tracing::info!(
+            code = e.code(),
+            appliance = auth.appliance.as_deref().unwrap_or("-"),
+            "backup download refused"
         );
     }
     result.map(Json)

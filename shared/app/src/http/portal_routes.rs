@@ -7,11 +7,11 @@ use axum::extract::{DefaultBodyLimit, Path, Query, RawPathParams, Request, State
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, patch, post};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use axum::{Extension, Json, Router};
-use rampart_domain::ids::{ApplianceId, JobId, TenantId};
+use rampart_domain::ids::{ApplianceId, BackupId, JobId, Serial, TenantId};
 use rampart_domain::portal_protocol::{
-    AppliancePatch, JobCancel, LoginRequest, NewJob, NewTenant, NewUser, PasswordResetConfirm,
+    AppliancePatch, BackupSchedule, JobCancel, LoginRequest, NewJob, NewTenant, NewUser, PasswordResetConfirm,
     PasswordResetRequest, TotpEnrollRequest, TotpRequest,
 };
 use rampart_domain::tenancy::Email;
@@ -72,6 +72,19 @@ fn handler(spec: &RouteSpec) -> MethodRouter<Svc> {
         ("GET", "/v1/tenants/{tenant}/jobs/{job}") => get(job),
         ("GET", "/v1/tenants/{tenant}/jobs/{job}/commands") => get(job_commands),
         ("POST", "/v1/tenants/{tenant}/jobs/{job}/cancel") => post(cancel_job),
+        ("GET", "/v1/tenants/{tenant}/licenses/{serial}/backups") => get(list_backups),
+        ("POST", "/v1/tenants/{tenant}/licenses/{serial}/backups/{backup}/download") => {
+            post(download_backup)
+        }
+        ("DELETE", "/v1/tenants/{tenant}/licenses/{serial}/backups/{backup}") => {
+            delete(delete_backup)
+        }
+        ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/backup-schedule") => {
+            get(backup_schedule)
+        }
+        ("PUT", "/v1/tenants/{tenant}/appliances/{appliance}/backup-schedule") => {
+            put(set_backup_schedule)
+        }
         ("GET", "/v1/openapi.json") => get(super::openapi::openapi_document),
         (method, path) => panic!("route {method} {path} has no handler"),
     }
@@ -152,6 +165,18 @@ struct LogParams {
     limit: Option<u32>,
     cursor: Option<String>,
     order: Option<LogOrder>,
+}
+
+fn serial_param(p: &HashMap<String, String>) -> Result<Serial, ApiError> {
+    p.get("serial")
+        .and_then(|s| Serial::parse(s).ok())
+        .ok_or(ApiError::NotFound)
+}
+
+fn backup_param(p: &HashMap<String, String>) -> Result<BackupId, ApiError> {
+    p.get("backup")
+        .and_then(|b| BackupId::parse(b).ok())
+        .ok_or(ApiError::NotFound)
 }
 
 fn job_param(p: &HashMap<String, String>) -> Result<JobId, ApiError> {
@@ -498,4 +523,79 @@ async fn cancel_job(
         .cancel_job(&who, &tenant_param(&p)?, &job_param(&p)?, which)
         .await?;
     Ok(Json(job).into_response())
+}
+
+// ---- cloud backups ---------------------------------------------------------------
+
+async fn list_backups(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let page = svc
+        .list_backups(
+            &who,
+            &tenant_param(&p)?,
+            &serial_param(&p)?,
+            check_limit(q.limit)?,
+            q.cursor,
+        )
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+async fn download_backup(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    let download = svc
+        .download_backup(
+            &who,
+            &tenant_param(&p)?,
+            &serial_param(&p)?,
+            &backup_param(&p)?,
+        )
+        .await?;
+    Ok(Json(download).into_response())
+}
+
+async fn delete_backup(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    svc.delete_backup(
+        &who,
+        &tenant_param(&p)?,
+        &serial_param(&p)?,
+        &backup_param(&p)?,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn backup_schedule(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    let view = svc
+        .backup_schedule(&who, &tenant_param(&p)?, &appliance_param(&p)?)
+        .await?;
+    Ok(Json(view).into_response())
+}
+
+async fn set_backup_schedule(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    ApiJson(schedule): ApiJson<BackupSchedule>,
+) -> Result<Response, ApiError> {
+    let view = svc
+        .set_backup_schedule(&who, &tenant_param(&p)?, &appliance_param(&p)?, schedule)
+        .await?;
+    Ok(Json(view).into_response())
 }

@@ -97,6 +97,31 @@ pub const PORTAL_ROUTES: &[RouteSpec] = &[
         "/v1/tenants/{tenant}/jobs/{job}/cancel",
         Access::TenantChange,
     ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/licenses/{serial}/backups",
+        Access::TenantRead,
+    ),
+    route(
+        "POST",
+        "/v1/tenants/{tenant}/licenses/{serial}/backups/{backup}/download",
+        Access::TenantRead,
+    ),
+    route(
+        "DELETE",
+        "/v1/tenants/{tenant}/licenses/{serial}/backups/{backup}",
+        Access::TenantChange,
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/appliances/{appliance}/backup-schedule",
+        Access::TenantRead,
+    ),
+    route(
+        "PUT",
+        "/v1/tenants/{tenant}/appliances/{appliance}/backup-schedule",
+        Access::TenantChange,
+    ),
     route("GET", "/v1/openapi.json", Access::Public),
 ];
 
@@ -107,6 +132,12 @@ pub const DEVICE_ROUTES: &[RouteSpec] = &[
     route(
         "POST",
         "/v1/device/commands/{command}/result",
+        Access::Public,
+    ),
+    route("POST", "/v1/device/backups", Access::Public),
+    route(
+        "POST",
+        "/v1/device/backups/{backup}/download",
         Access::Public,
     ),
 ];

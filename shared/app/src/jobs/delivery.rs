@@ -141,6 +141,7 @@ pub async fn at_checkin(
                     command_id: cmd.job.clone(),
                     operation: cmd.operation.clone(),
                     sealed_pin: None,
+                    sealed_password: None,
                     cancel: true,
                 });
                 continue;
@@ -169,10 +170,19 @@ pub async fn at_checkin(
             Written::Done { head: h } => {
                 head = h;
                 if event == CommandEvent::Collected {
+                    // The record keeps one sealed secret; the operation says which.
+                    let sealed = cmd.sealed_pin.as_ref().map(|p| B64.encode(p));
+                    let (sealed_pin, sealed_password) = if cmd.operation.carries_sealed_password()
+                    {
+                        (None, sealed)
+                    } else {
+                        (sealed, None)
+                    };
                     out.push(PendingCommand {
                         command_id: cmd.job.clone(),
                         operation: cmd.operation.clone(),
-                        sealed_pin: cmd.sealed_pin.as_ref().map(|p| B64.encode(p)),
+                        sealed_pin,
+                        sealed_password,
                         cancel: false,
                     });
                 }

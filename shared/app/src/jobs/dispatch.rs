@@ -25,7 +25,9 @@ use crate::store_keys;
 /// batch is quick enough to handle within the consumer's timeout.
 pub const TARGETS_PER_MESSAGE: usize = 50;
 /// A sealed PIN is 55 bytes; its base64 is shorter than this.
-const MAX_SEALED_PIN_CHARS: usize = 128;
+/// Base64 of the largest sealed secret: a backup password of 128 characters of up to
+/// 4 bytes each, plus the box's 49 bytes.
+const MAX_SEALED_SECRET_CHARS: usize = 1024;
 
 /// One message of the `jobs` queue. It carries no PIN, only its sealed form.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,7 +42,9 @@ pub struct DispatchMessage {
 #[serde(deny_unknown_fields)]
 pub struct DispatchTarget {
     pub appliance: ApplianceId,
-    /// Base64 of the PIN sealed to this appliance's key.
+    /// Base64 of the command's secret sealed to this appliance's key: the PIN of a
+    /// PIN-protected operation, or the new password of `set_backup_password` (an
+    /// operation never carries both; the wire name is historical).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_pin: Option<String>,
 }
@@ -93,9 +97,9 @@ impl DispatchMessage {
         if m.targets
             .iter()
             .filter_map(|t| t.sealed_pin.as_ref())
-            .any(|p| p.len() > MAX_SEALED_PIN_CHARS)
+            .any(|p| p.len() > MAX_SEALED_SECRET_CHARS)
         {
-            return Err(DispatchError::Malformed("sealed PIN too long".into()));
+            return Err(DispatchError::Malformed("sealed secret too long".into()));
         }
         Ok(m)
     }

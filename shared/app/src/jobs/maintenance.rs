@@ -5,13 +5,14 @@
 
 use rampart_domain::comm_log::{Direction, LogFields, LogStatus};
 use rampart_domain::jobs::{CommandEvent, CommandState, due_timeout};
-use rampart_ports::{Clock, Condition, Query, SortKey, Table, TransactOp, Update};
+use rampart_ports::{Clock, Condition, Query, Queue, SortKey, Table, TransactOp, Update};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::command_writer::{Written, write_transition};
 use crate::all_pages::all_items;
+use crate::backups::schedule::{ScheduleReport, ScheduledBackups};
 use crate::error::ApiError;
 use crate::records::command::CommandRecord;
 use crate::records::job::JobRecord;
@@ -26,16 +27,33 @@ pub struct SweepReport {
     pub open_jobs: u32,
     pub timed_out: u32,
     pub jobs_finished: u32,
+    /// Regular backups whose time had come (see `backups::schedule`).
+    pub backups: ScheduleReport,
 }
 
 pub struct Maintenance {
     table: Arc<dyn Table>,
     clock: Arc<dyn Clock>,
+    scheduled_backups: Option<ScheduledBackups>,
 }
 
 impl Maintenance {
     pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Self {
-        Self { table, clock }
+        Self {
+            table,
+            clock,
+            scheduled_backups: None,
+        }
+    }
+
+    /// Also makes the regular backups that are due, at each sweep.
+    pub fn with_scheduled_backups(mut self, jobs_queue: Arc<dyn Queue>) -> Self {
+        self.scheduled_backups = Some(ScheduledBackups::new(
+            self.table.clone(),
+            self.clock.clone(),
+            jobs_queue,
+        ));
+        self
     }
 
     /// One sweep over every open job.
@@ -69,7 +87,10 @@ impl Maintenance {
                 report.jobs_finished += 1;
             }
         }
-        if report.timed_out > 0 || report.jobs_finished > 0 {
+        if let Some(scheduled) = &self.scheduled_backups {
+            report.backups = scheduled.run_due().await?;
+        }
+        if report.timed_out > 0 || report.jobs_finished > 0 || report.backups.due > 0 {
             tracing::info!(?report, "maintenance sweep");
         }
         Ok(report)

@@ -8,6 +8,7 @@ pub mod command_writer;
 pub mod delivery;
 pub mod dispatch;
 pub mod maintenance;
+pub mod submit;
 
 use std::time::Duration;
 

@@ -8,24 +8,26 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use rampart_domain::Timestamp;
-use rampart_domain::device_protocol::pin_seal_context;
+use rampart_domain::backup::BackupPassword;
+use rampart_domain::device_protocol::{backup_password_seal_context, pin_seal_context};
 use rampart_domain::ids::{ApplianceId, JobId, TenantId};
-use rampart_domain::jobs::{CommandEvent, CommandState, JobCounts, JobTarget};
+use rampart_domain::jobs::{CommandEvent, CommandState, JobCounts, JobTarget, Operation};
 use rampart_domain::portal_protocol::{CommandView, JobCancel, JobView, ListPage, NewJob};
 use rampart_domain::validation::Invalid;
 use rampart_identity::device_seal::seal_to_device;
 use rampart_identity::pin::Pin;
-use rampart_ports::{Condition, Item, Query, SortKey, TransactOp};
+use rampart_ports::{Query, SortKey};
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use super::access::Principal;
 use super::{PortalService, malformed, page_limit, page_of};
 use crate::all_pages::all_items;
 use crate::error::ApiError;
 use crate::jobs::command_writer::{Written, write_transition};
-use crate::jobs::dispatch::{DispatchMessage, DispatchTarget, TARGETS_PER_MESSAGE};
+use crate::jobs::dispatch::DispatchTarget;
+use crate::jobs::submit::{pickup_expected_by, submit_job};
 use crate::records::appliance::ApplianceRecord;
+use crate::records::backup::{self as backup_records, BackupRecord};
 use crate::records::command::CommandRecord;
 use crate::records::credential::Credential;
 use crate::records::job::JobRecord;
@@ -41,7 +43,6 @@ impl PortalService {
         self.authorize_tenant(who, tenant).await?;
         who.require_change()?;
         let now = self.clock.now();
-        new.operation.validate(now)?;
         let pin = match (new.operation.needs_pin(), &new.pin) {
             (true, None) => return Err(Invalid::new("pin", "this operation needs the PIN").into()),
             (false, Some(_)) => {
@@ -52,13 +53,37 @@ impl PortalService {
             }
             (false, None) => None,
         };
+        let password = match (
+            new.operation.carries_sealed_password(),
+            &new.backup_password,
+        ) {
+            (true, None) => {
+                return Err(
+                    Invalid::new("backup_password", "this operation needs the new password")
+                        .into(),
+                );
+            }
+            (false, Some(_)) => {
+                return Err(
+                    Invalid::new("backup_password", "this operation takes no password").into(),
+                );
+            }
+            (true, Some(p)) => Some(
+                BackupPassword::parse(p.expose().to_owned()).map_err(ApiError::BackupPassword)?,
+            ),
+            (false, None) => None,
+        };
         let appliances = self.resolve_target(tenant, &new.target).await?;
+        let mut operation = new.operation;
+        self.fill_console_fields(tenant, &appliances, &mut operation)
+            .await?;
+        operation.validate(now)?;
         // One appliance: the console refuses at once what it knows the appliance
         // would refuse (SPEC 3.3). For many, dispatch records each refusal.
         if let [only] = appliances.as_slice()
             && let Some(report) = &only.report
         {
-            new.operation
+            operation
                 .check_allowed(
                     &report.authorizations,
                     report.firmware,
@@ -71,9 +96,21 @@ impl PortalService {
         let id = JobId::new(now.millis(), random);
         let mut targets = Vec::with_capacity(appliances.len());
         for a in &appliances {
-            let sealed_pin = match &pin {
-                None => None,
-                Some(pin) => Some(self.seal_pin(&a.id, &id, pin).await?),
+            // A command carries at most one sealed secret: its PIN or its password.
+            let sealed_pin = match (&pin, &password) {
+                (Some(pin), _) => Some(
+                    self.seal_for(&a.id, pin.as_bytes(), &pin_seal_context(&a.id, &id))
+                        .await?,
+                ),
+                (None, Some(pw)) => Some(
+                    self.seal_for(
+                        &a.id,
+                        pw.expose().as_bytes(),
+                        &backup_password_seal_context(&a.id, &id),
+                    )
+                    .await?,
+                ),
+                (None, None) => None,
             };
             targets.push(DispatchTarget {
                 appliance: a.id.clone(),
@@ -83,7 +120,7 @@ impl PortalService {
         let job = JobRecord {
             id: id.clone(),
             tenant: tenant.clone(),
-            operation: new.operation,
+            operation,
             target: new.target,
             appliances: appliances.iter().map(|a| a.id.clone()).collect(),
             created_at: now,
@@ -91,25 +128,7 @@ impl PortalService {
             pickup_expected_by: pickup_expected_by(&appliances, now),
             finished_at: None,
         };
-        self.table
-            .transact(vec![
-                TransactOp::Put(Item::from(&job), Some(Condition::NotExists)),
-                TransactOp::Put(
-                    Item::new(store_keys::open_job(tenant, &id)),
-                    Some(Condition::NotExists),
-                ),
-            ])
-            .await?;
-        for batch in targets.chunks(TARGETS_PER_MESSAGE) {
-            let msg = DispatchMessage {
-                tenant: tenant.clone(),
-                job: id.clone(),
-                targets: batch.to_vec(),
-            };
-            self.jobs_queue.send(&msg.to_body(), Duration::ZERO).await?;
-        }
-        tracing::info!(job = %id, tenant = %tenant, operation = job.operation.name(),
-            appliances = job.appliances.len(), "job created");
+        submit_job(&*self.table, &*self.jobs_queue, &job, &targets).await?;
         Ok(job_view(&job, &[], now))
     }
 
@@ -151,12 +170,13 @@ impl PortalService {
         }
     }
 
-    /// The PIN sealed to one appliance's enrollment key, bound to this command.
-    async fn seal_pin(
+    /// A secret sealed to one appliance's enrollment key under `context` (which binds
+    /// it to this appliance and command).
+    async fn seal_for(
         &self,
         appliance: &ApplianceId,
-        job: &JobId,
-        pin: &Pin,
+        secret: &[u8],
+        context: &[u8],
     ) -> Result<String, ApiError> {
         let item = self
             .table
@@ -164,13 +184,46 @@ impl PortalService {
             .await?
             .ok_or(ApiError::NotFound)?;
         let credential = Credential::try_from(&item).map_err(malformed)?;
-        let sealed = seal_to_device(
-            credential.public_key.as_bytes(),
-            pin.as_bytes(),
-            &pin_seal_context(appliance, job),
-        )
-        .map_err(|e| ApiError::Unavailable(anyhow::anyhow!("sealing for {appliance}: {e}")))?;
+        let sealed = seal_to_device(credential.public_key.as_bytes(), secret, context)
+            .map_err(|e| ApiError::Unavailable(anyhow::anyhow!("sealing for {appliance}: {e}")))?;
         Ok(B64.encode(sealed))
+    }
+
+    /// Fields the console assigns: the next backup password generation (one more
+    /// than the highest any target reports), and a restore's backup time from the
+    /// index (the backup must belong to the one target's license).
+    async fn fill_console_fields(
+        &self,
+        tenant: &TenantId,
+        appliances: &[ApplianceRecord],
+        operation: &mut Operation,
+    ) -> Result<(), ApiError> {
+        match operation {
+            Operation::SetBackupPassword { generation } => {
+                let highest = appliances
+                    .iter()
+                    .filter_map(|a| a.report.as_ref())
+                    .map(|r| r.backup_password_generation)
+                    .max()
+                    .unwrap_or(0);
+                *generation = highest.saturating_add(1);
+            }
+            Operation::RestoreBackup { backup, taken_at } => {
+                let [only] = appliances else {
+                    return Err(Invalid::new("target", "a restore targets one appliance").into());
+                };
+                let item = self
+                    .table
+                    .get(&backup_records::backup_key(tenant, &only.serial, backup))
+                    .await?
+                    .ok_or_else(|| {
+                        Invalid::new("backup", "no such backup of this appliance's license")
+                    })?;
+                *taken_at = BackupRecord::try_from(&item).map_err(malformed)?.accepted_at;
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     async fn job_record(&self, tenant: &TenantId, job: &JobId) -> Result<JobRecord, ApiError> {
@@ -311,18 +364,6 @@ impl PortalService {
         let commands = self.job_commands(&record).await?;
         Ok(job_view(&record, &commands, self.clock.now()))
     }
-}
-
-/// When the last appliance still to collect is expected to check in: its last
-/// check-in plus the poll interval it was handed then (never before now).
-fn pickup_expected_by(appliances: &[ApplianceRecord], now: Timestamp) -> Option<Timestamp> {
-    appliances
-        .iter()
-        .filter_map(|a| {
-            a.last_checkin
-                .map(|t| t.plus(Duration::from_secs(a.poll_interval_secs)).max(now))
-        })
-        .max()
 }
 
 fn job_view(job: &JobRecord, commands: &[CommandRecord], now: Timestamp) -> JobView {

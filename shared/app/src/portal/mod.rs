@@ -5,6 +5,7 @@
 
 pub mod access;
 mod appliances;
+mod backups;
 mod bootstrap;
 mod comm_log;
 mod jobs;
@@ -21,7 +22,7 @@ pub use bootstrap::{Bootstrapped, bootstrap};
 pub use comm_log::LogOrder;
 
 use rampart_identity::SecretKey;
-use rampart_ports::{Clock, Mailer, Queue, Table};
+use rampart_ports::{Clock, Mailer, Objects, Queue, Table};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +62,8 @@ pub struct PortalService {
     jobs_queue: Arc<dyn Queue>,
     totp_key: SecretKey,
     config: PortalConfig,
+    /// Where backups are stored (downloads, deletes).
+    objects: Option<Arc<dyn Objects>>,
 }
 
 impl PortalService {
@@ -79,7 +82,14 @@ impl PortalService {
             jobs_queue,
             totp_key: SecretKey::from_bytes(totp_key),
             config,
+            objects: None,
         }
+    }
+
+    /// The object store backups live in; without it the backup routes answer 503.
+    pub fn with_objects(mut self, objects: Arc<dyn Objects>) -> Self {
+        self.objects = Some(objects);
+        self
     }
 
     pub fn config(&self) -> &PortalConfig {

@@ -35,7 +35,9 @@ pub struct CommandRecord {
     pub operation: Operation,
     pub status: CommandStatus,
     pub deadlines: Deadlines,
-    /// The PIN sealed to the appliance's key (PIN-protected operations, while open).
+    /// The command's secret sealed to the appliance's key, while open: the PIN of a
+    /// PIN-protected operation, or the new password of `set_backup_password` (no
+    /// operation carries both).
     pub sealed_pin: Option<Vec<u8>>,
     /// Rejected by the console before it was ever queued.
     pub refused_by_console: bool,

@@ -1,6 +1,7 @@
 //! Mapping between domain values and table items, as pure `TryFrom`/`From` impls.
 
 pub mod appliance;
+pub mod backup;
 pub mod comm_log;
 pub mod command;
 pub mod credential;

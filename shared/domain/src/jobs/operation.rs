@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::Timestamp;
 use crate::firmware::{self, FirmwareVersion};
+use crate::ids::BackupId;
 use crate::report::Authorizations;
 use crate::validation::{self, Invalid};
 
@@ -45,6 +46,26 @@ pub enum Operation {
     Application {
         name: String,
         action: AppAction,
+    },
+    /// Make a cloud backup now: the appliance encrypts its configuration with its
+    /// backup password and uploads it (SPEC 6.3).
+    Backup,
+    /// Set a new backup password. The password itself travels sealed to the appliance
+    /// beside the command, never in the operation; `generation` is the number the new
+    /// password will have (each backup records the generation that made it). The
+    /// console assigns it (one more than the highest the targets report), so a portal
+    /// request may leave it out.
+    SetBackupPassword {
+        #[serde(default)]
+        generation: u32,
+    },
+    /// Load backup `backup`, taken (accepted by the console) at `taken_at`, into the
+    /// appliance's configuration manager as `backup-YYYY-DD-MM_HH:ii:ss`. The console
+    /// fills `taken_at` from its index, so a portal request may leave it out.
+    RestoreBackup {
+        backup: BackupId,
+        #[serde(default = "Timestamp::epoch")]
+        taken_at: Timestamp,
     },
 }
 
@@ -168,16 +189,29 @@ impl Operation {
             Self::Rollback => "rollback",
             Self::FirmwareUpdate { .. } => "firmware_update",
             Self::Application { .. } => "application",
+            Self::Backup => "backup",
+            Self::SetBackupPassword { .. } => "set_backup_password",
+            Self::RestoreBackup { .. } => "restore_backup",
         }
     }
 
     /// Whether the appliance asks for its PIN (SPEC 3.4: reboot, shut down, factory
-    /// reset, rollback; restore joins them when backups come).
+    /// reset, rollback and restore).
     pub fn needs_pin(&self) -> bool {
         matches!(
             self,
-            Self::Reboot | Self::Shutdown | Self::FactoryReset | Self::Rollback
+            Self::Reboot
+                | Self::Shutdown
+                | Self::FactoryReset
+                | Self::Rollback
+                | Self::RestoreBackup { .. }
         )
+    }
+
+    /// Whether a secret other than the PIN travels sealed with the command (the new
+    /// backup password).
+    pub fn carries_sealed_password(&self) -> bool {
+        matches!(self, Self::SetBackupPassword { .. })
     }
 
     /// The oldest firmware the operation runs on, beyond the general minimum every
@@ -221,6 +255,9 @@ impl Operation {
             // that gates acting on them; the appliance has the last word anyway and
             // may still reject the command.
             Self::Application { .. } => Authorization::Status,
+            Self::Backup | Self::SetBackupPassword { .. } | Self::RestoreBackup { .. } => {
+                Authorization::CloudBackup
+            }
         }
     }
 
@@ -277,7 +314,16 @@ impl Operation {
                 }
                 Ok(())
             }
-            Self::Reboot | Self::Shutdown | Self::FactoryReset | Self::Rollback => Ok(()),
+            Self::SetBackupPassword { generation } if *generation == 0 => {
+                Err(Invalid::new("generation", "generations count from 1"))
+            }
+            Self::Reboot
+            | Self::Shutdown
+            | Self::FactoryReset
+            | Self::Rollback
+            | Self::Backup
+            | Self::SetBackupPassword { .. }
+            | Self::RestoreBackup { .. } => Ok(()),
         }
     }
 }
@@ -333,6 +379,46 @@ mod tests {
             };
             assert_eq!(op.required_authorization(), expected, "{op:?}");
         }
+    }
+
+    #[test]
+    fn backup_operations_need_cloud_backup_and_restore_the_pin() {
+        let restore = Operation::RestoreBackup {
+            backup: BackupId::new(1_700_000_000_000, [1; 4]),
+            taken_at: Timestamp::from_secs(1_700_000_000),
+        };
+        for (op, pin, password) in [
+            (Operation::Backup, false, false),
+            (Operation::SetBackupPassword { generation: 2 }, false, true),
+            (restore, true, false),
+        ] {
+            assert_eq!(op.needs_pin(), pin, "{op:?}");
+            assert_eq!(op.carries_sealed_password(), password, "{op:?}");
+            assert_eq!(op.required_authorization(), Authorization::CloudBackup);
+            assert!(!op.success_needs_checkin());
+            let refused = op
+                .check_allowed(&all_granted(), v("14.1"), None)
+                .unwrap_err();
+            assert_eq!(
+                refused,
+                Refusal::NotAuthorized {
+                    authorization: Authorization::CloudBackup
+                }
+            );
+            let granted = Authorizations {
+                cloud_backup: true,
+                ..Authorizations::default()
+            };
+            assert_eq!(op.check_allowed(&granted, v("12.2"), None), Ok(()));
+        }
+        let now = Timestamp::from_secs(1_700_000_000);
+        assert_eq!(
+            Operation::SetBackupPassword { generation: 0 }
+                .validate(now)
+                .unwrap_err()
+                .field,
+            "generation"
+        );
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub struct QueueEnv {
     pub guard: Box<dyn std::any::Any + Send + Sync>,
 }
 
+/// Where the object stores of the contract envs announce created objects: the
+/// prefix of template.yaml's bucket notification (`backups/` → `backup-ingest`).
+pub const CREATED_EVENTS_PREFIX: &str = "backups/";
+
 /// A fresh object store whose presigned URLs are reachable over HTTP.
 pub struct ObjectsEnv {
     pub objects: Arc<dyn Objects>,
@@ -38,6 +42,14 @@ pub struct ObjectsEnv {
     /// local AWS emulator (moto) does not, so the refusal checks are skipped there
     /// and run against the embedded adapter, whose server enforces them.
     pub enforces_presign: bool,
+    /// Whether the backend checks an upload's body against the SHA-256 its
+    /// presigned URL carries. S3 does; moto does not (it stores the body and the
+    /// claimed checksum unchecked), so that refusal runs on the embedded adapter.
+    pub verifies_upload_checksum: bool,
+    /// The queue the store sends an S3 `ObjectCreated` notification to for every
+    /// object written under [`CREATED_EVENTS_PREFIX`] (S3 → SQS on AWS,
+    /// `FsObjects::notify_created` embedded). It may also hold S3's `s3:TestEvent`.
+    pub created_events: Arc<dyn Queue>,
     pub guard: Box<dyn std::any::Any + Send + Sync>,
 }
 
@@ -70,6 +82,9 @@ macro_rules! contract_tests {
             objects_put_get_head_list_delete,
             objects_presigned_round_trip_over_http,
             objects_refuse_expired_or_tampered_presigned_urls,
+            objects_presigned_upload_is_bound_to_its_checksum,
+            objects_read_prefix_reads_only_the_first_bytes,
+            objects_created_under_backups_are_announced,
         );
     };
     (@each $env:path; $($check:ident),* $(,)?) => {
