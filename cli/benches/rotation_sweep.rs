@@ -15,7 +15,7 @@ use rampart_app::backups::rotation::{RotationMessage, RotationReport};
 use rampart_app::records::backup::{self, BackupRecord};
 use rampart_domain::Timestamp;
 use rampart_domain::ids::{ApplianceId, BackupId, Serial, TenantId};
-use rampart_ports::{Item, Objects, Queue, SystemClock, Table};
+use rampart_ports::{Item, Objects, SystemClock};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

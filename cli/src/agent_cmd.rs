@@ -298,6 +298,7 @@ mod tests {
             deny: vec!["one_time_update".into(), "status".into()],
             pin_file: Some(pin_file.clone()),
             pin_max_retry: None,
+            ..ApplianceArgs::default()
         };
         let o = args
             .options_from(AgentEnv {

@@ -14,7 +14,7 @@
 //! Exit codes as in [`crate::portal_cmd::EXIT_CODES`]; a backup that does not open
 //! (wrong password or serial, corruption) exits 6 with the envelope's error code.
 
-use crate::jobs_cmd::{read_pin, submit};
+use crate::jobs_cmd::{TargetArgs, read_pin, submit};
 use crate::portal_client::PageQuery;
 use crate::portal_cmd::{
     EXIT_REFUSED, PortalOpts, SignedIn, Unsuccessful, UsageError, dash, parse_appliance_id,
@@ -178,24 +178,12 @@ pub enum BackupCommand {
 }
 
 #[derive(clap::Args, Clone, Debug)]
-#[command(group(
-    clap::ArgGroup::new("target")
-        .required(true)
-        .args(["appliance", "appliances", "tag"])
-))]
 pub struct BackupCreateArgs {
     /// The tenant [default: your own].
     #[arg(long, value_parser = parse_tenant)]
     pub tenant: Option<TenantId>,
-    /// Back up one appliance.
-    #[arg(long, value_parser = parse_appliance_id, value_name = "ID")]
-    pub appliance: Option<ApplianceId>,
-    /// Back up a list of appliances, comma-separated.
-    #[arg(long, value_parser = parse_appliance_id, value_delimiter = ',', value_name = "ID,ID,..")]
-    pub appliances: Vec<ApplianceId>,
-    /// Back up every appliance with this tag (as tagged now).
-    #[arg(long)]
-    pub tag: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Follow the job until every command has finished, with progress on stderr;
     /// exits 8 unless every command succeeded.
     #[arg(long)]
@@ -203,21 +191,12 @@ pub struct BackupCreateArgs {
 }
 
 #[derive(clap::Args, Clone, Debug)]
-#[command(group(
-    clap::ArgGroup::new("target")
-        .required(true)
-        .args(["appliance", "tag"])
-))]
 pub struct SetPasswordArgs {
     /// The tenant [default: your own].
     #[arg(long, value_parser = parse_tenant)]
     pub tenant: Option<TenantId>,
-    /// One appliance.
-    #[arg(long, value_parser = parse_appliance_id, value_name = "ID")]
-    pub appliance: Option<ApplianceId>,
-    /// Every appliance with this tag (as tagged now).
-    #[arg(long)]
-    pub tag: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Read the new password from this file (else a prompt without echo, asked twice;
     /// never from an argument).
     #[arg(long, value_name = "FILE")]
@@ -262,25 +241,6 @@ pub fn parse_time_of_day(s: &str) -> Result<TimeOfDay, String> {
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
-}
-
-/// The target of `create` and `set-password` (clap makes sure there is exactly one).
-fn target(
-    appliance: Option<&ApplianceId>,
-    appliances: &[ApplianceId],
-    tag: Option<&str>,
-) -> anyhow::Result<JobTarget> {
-    if let Some(id) = appliance {
-        return Ok(JobTarget::Appliance(id.clone()));
-    }
-    if let Some(tag) = tag {
-        return JobTarget::tag(tag.to_owned()).map_err(|e| usage(format!("--tag: {e}")));
-    }
-    if !appliances.is_empty() {
-        return JobTarget::list(appliances.to_vec())
-            .map_err(|e| usage(format!("--appliances: {e}")));
-    }
-    Err(usage("give --appliance, --appliances or --tag"))
 }
 
 // ---- the backup password ----------------------------------------------------------------
@@ -451,7 +411,7 @@ pub async fn backup(
             Ok(())
         }
         BackupCommand::Create(a) => {
-            let target = target(a.appliance.as_ref(), &a.appliances, a.tag.as_deref())?;
+            let target = a.target.job_target()?;
             let s = signed_in(opts)?;
             let tenant = s.tenant_or_own(a.tenant).await?;
             let job = NewJob {
@@ -485,7 +445,7 @@ pub async fn backup(
             submit(opts, &s, &tenant, job, wait, out).await
         }
         BackupCommand::SetPassword(a) => {
-            let target = target(a.appliance.as_ref(), &[], a.tag.as_deref())?;
+            let target = a.target.job_target()?;
             let s = signed_in(opts)?;
             let password = new_backup_password(a.password_file.as_deref())?;
             let tenant = s.tenant_or_own(a.tenant).await?;
@@ -1048,25 +1008,6 @@ mod tests {
             ])
             .is_err()
         );
-    }
-
-    #[test]
-    fn targets() {
-        let a = ApplianceId::from_random([1; 16]);
-        assert_eq!(
-            target(Some(&a), &[], None).unwrap(),
-            JobTarget::Appliance(a.clone())
-        );
-        assert_eq!(
-            target(None, &[], Some("berlin")).unwrap(),
-            JobTarget::Tag("berlin".into())
-        );
-        assert!(matches!(
-            target(None, std::slice::from_ref(&a), None).unwrap(),
-            JobTarget::List(_)
-        ));
-        assert!(target(None, &[], Some("")).is_err());
-        assert!(target(None, &[], None).is_err());
     }
 
     #[test]

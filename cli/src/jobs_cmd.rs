@@ -101,16 +101,11 @@ pub enum When {
     At(Timestamp),
 }
 
+/// Which appliances a job is for: exactly one of these (`jobs create`, `backup create`,
+/// `backup set-password`).
 #[derive(clap::Args, Clone, Debug)]
-#[command(group(
-    clap::ArgGroup::new("target")
-        .required(true)
-        .args(["appliance", "appliances", "tag"])
-))]
-pub struct JobCreateArgs {
-    /// The tenant [default: your own].
-    #[arg(long, value_parser = parse_tenant)]
-    pub tenant: Option<TenantId>,
+#[group(required = true, multiple = false)]
+pub struct TargetArgs {
     /// Target one appliance.
     #[arg(long, value_parser = parse_appliance_id, value_name = "ID")]
     pub appliance: Option<ApplianceId>,
@@ -120,6 +115,32 @@ pub struct JobCreateArgs {
     /// Target every appliance with this tag (as tagged now).
     #[arg(long)]
     pub tag: Option<String>,
+}
+
+impl TargetArgs {
+    /// The target the arguments name (clap makes sure there is exactly one).
+    pub fn job_target(&self) -> anyhow::Result<JobTarget> {
+        if let Some(id) = &self.appliance {
+            return Ok(JobTarget::Appliance(id.clone()));
+        }
+        if let Some(tag) = &self.tag {
+            return JobTarget::tag(tag.clone()).map_err(|e| usage(format!("--tag: {e}")));
+        }
+        if !self.appliances.is_empty() {
+            return JobTarget::list(self.appliances.clone())
+                .map_err(|e| usage(format!("--appliances: {e}")));
+        }
+        Err(usage("give --appliance, --appliances or --tag"))
+    }
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct JobCreateArgs {
+    /// The tenant [default: your own].
+    #[arg(long, value_parser = parse_tenant)]
+    pub tenant: Option<TenantId>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// What to do.
     #[arg(long, value_enum)]
     pub operation: OperationArg,
@@ -216,21 +237,6 @@ pub fn build_operation(a: &JobCreateArgs, now: Timestamp) -> anyhow::Result<Oper
         )));
     }
     Ok(op)
-}
-
-/// The target the arguments name (clap makes sure there is exactly one).
-pub fn build_target(a: &JobCreateArgs) -> anyhow::Result<JobTarget> {
-    if let Some(id) = &a.appliance {
-        return Ok(JobTarget::Appliance(id.clone()));
-    }
-    if let Some(tag) = &a.tag {
-        return JobTarget::tag(tag.clone()).map_err(|e| usage(format!("--tag: {e}")));
-    }
-    if !a.appliances.is_empty() {
-        return JobTarget::list(a.appliances.clone())
-            .map_err(|e| usage(format!("--appliances: {e}")));
-    }
-    Err(usage("give --appliance, --appliances or --tag"))
 }
 
 /// The PIN: from the file, else `$RAMPART_PIN`, else a prompt without echo on the
@@ -380,7 +386,7 @@ async fn all_commands(
 async fn create(opts: &PortalOpts, a: JobCreateArgs, out: &mut impl Write) -> anyhow::Result<()> {
     // Everything that can be refused locally is, before signing in or asking for a PIN.
     let operation = build_operation(&a, Timestamp::now_system())?;
-    let target = build_target(&a)?;
+    let target = a.target.job_target()?;
     let s = signed_in(opts)?;
     let pin = if operation.needs_pin() {
         Some(read_pin(
@@ -817,7 +823,7 @@ mod tests {
         let t = |args: &[&str]| {
             let mut v = args.to_vec();
             v.extend_from_slice(&["--operation", "reboot"]);
-            create_args(&v).map(|a| build_target(&a).unwrap())
+            create_args(&v).map(|a| a.target.job_target().unwrap())
         };
         assert_eq!(
             t(&["--appliance", &a]).unwrap(),
@@ -839,7 +845,7 @@ mod tests {
         assert!(t(&["--appliance", &a, "--tag", "x"]).is_err());
         assert!(t(&["--appliances", "ap_nope"]).is_err());
         let args = create_args(&["--tag", "", "--operation", "reboot"]).unwrap();
-        assert!(is_usage(&build_target(&args).unwrap_err()));
+        assert!(is_usage(&args.target.job_target().unwrap_err()));
     }
 
     #[test]

@@ -13,5 +13,6 @@ pub mod portal_client;
 pub mod portal_cmd;
 pub mod portal_setup;
 pub mod runtime;
+pub mod scan_cmd;
 pub mod serve;
 pub mod session_file;

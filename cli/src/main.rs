@@ -10,6 +10,7 @@ use rampart::log_cmd::{self, LogArgs};
 use rampart::portal_cmd::{
     self, AppliancesCommand, EXIT_CODES_HELP, LoginArgs, PortalOpts, TenantsCommand, UsersCommand,
 };
+use rampart::scan_cmd::{self, ScanCommand};
 use rampart::serve::{self, ServeConfig};
 use rampart::{agent_cmd, demo, logging};
 use rampart_app::admin::AdminService;
@@ -73,6 +74,10 @@ enum Command {
             default_value_t = rampart_app::jobs::maintenance::SWEEP_EVERY.as_secs()
         )]
         maintenance_every_secs: u64,
+        /// Special-purpose ranges the security scan may target anyway, as CIDRs
+        /// separated by commas (test set-ups only; default: none).
+        #[arg(long, env = "RAMPART_SCAN_ALLOW", default_value = "")]
+        scan_allow: String,
     },
     /// Act as an appliance (the reference agent), or as a fleet of them; or log in
     /// locally on one (`rampart agent unblock-pin`).
@@ -181,6 +186,15 @@ enum Command {
         #[command(subcommand)]
         command: BackupCommand,
     },
+    /// Security scans: start a TOP 100 (TCP) scan of an appliance's observed public
+    /// addresses, show one, list an appliance's scans, show the profile.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Scan {
+        #[command(flatten)]
+        opts: PortalOpts,
+        #[command(subcommand)]
+        command: ScanCommand,
+    },
     /// An appliance's communication log, newest first (`rampart log APPLIANCE`), or a
     /// check of its hash chain (`rampart log verify APPLIANCE`).
     #[command(after_help = EXIT_CODES_HELP)]
@@ -204,6 +218,7 @@ impl Command {
             | Command::Tenants { opts, .. }
             | Command::Jobs { opts, .. }
             | Command::Backup { opts, .. }
+            | Command::Scan { opts, .. }
             | Command::Log { opts, .. } => Some(opts.json),
             Command::Serve { .. } | Command::Agent { .. } | Command::Admin { .. } => None,
         }
@@ -288,7 +303,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             demo,
             demo_appliances,
             maintenance_every_secs,
+            scan_allow,
         } => {
+            let scan_allow = rampart_scanner::AllowList::parse(&scan_allow)
+                .map_err(|e| anyhow::anyhow!("--scan-allow: {e}"))?;
             let config = ServeConfig {
                 listen,
                 data_dir: store.data_dir.clone(),
@@ -297,7 +315,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 poll_interval: Duration::from_secs(poll_interval.max(1)),
                 maintenance_every: Duration::from_secs(maintenance_every_secs.max(1)),
             };
-            let mut server = serve::start(config, Arc::new(SystemClock)).await?;
+            let mut server = serve::start_with(config, Arc::new(SystemClock), scan_allow).await?;
             if demo {
                 demo::start(&mut server, &store.data_dir, demo_appliances).await?;
             }
@@ -422,6 +440,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Backup { opts, command } => {
             backup_cmd::backup(&opts, command, &mut std::io::stdout().lock()).await
+        }
+        Command::Scan { opts, command } => {
+            scan_cmd::scan(&opts, command, &mut std::io::stdout().lock()).await
         }
         Command::Log { opts, args } => {
             log_cmd::log(&opts, args, &mut std::io::stdout().lock()).await

@@ -655,6 +655,65 @@ impl PortalClient {
     }
 }
 
+impl PortalClient {
+    // ---- security scans ----------------------------------------------------------------
+
+    fn scans_url(&self, tenant: &TenantId, appliance: &ApplianceId) -> Url {
+        self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "appliances",
+            appliance.as_str(),
+            "scans",
+        ])
+    }
+
+    /// `POST /v1/tenants/{tenant}/appliances/{id}/scans`: the scan, queued.
+    pub async fn start_scan(
+        &self,
+        tenant: &TenantId,
+        appliance: &ApplianceId,
+    ) -> Result<rampart_domain::portal_protocol::ScanView, PortalError> {
+        let url = self.scans_url(tenant, appliance);
+        self.json(self.request(Method::POST, url)).await
+    }
+
+    /// `GET /v1/tenants/{tenant}/appliances/{id}/scans`, newest first.
+    pub async fn scans(
+        &self,
+        tenant: &TenantId,
+        appliance: &ApplianceId,
+        page: &PageQuery,
+    ) -> Result<ListPage<rampart_domain::portal_protocol::ScanView>, PortalError> {
+        let mut url = self.scans_url(tenant, appliance);
+        add_page(&mut url, page, None);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// `GET /v1/tenants/{tenant}/appliances/{id}/scans/{scan}`.
+    pub async fn scan(
+        &self,
+        tenant: &TenantId,
+        appliance: &ApplianceId,
+        scan: &rampart_domain::ids::ScanId,
+    ) -> Result<rampart_domain::portal_protocol::ScanView, PortalError> {
+        let mut url = self.scans_url(tenant, appliance);
+        url.path_segments_mut()
+            .expect("an http(s) URL has a path")
+            .push(scan.as_str());
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// `GET /v1/scan-profile`.
+    pub async fn scan_profile(
+        &self,
+    ) -> Result<rampart_domain::portal_protocol::ScanProfileView, PortalError> {
+        let url = self.url(&["v1", "scan-profile"]);
+        self.json(self.request(Method::GET, url)).await
+    }
+}
+
 /// Adds `limit`, `cursor` and `order` (when given) as query parameters.
 fn add_page(url: &mut Url, page: &PageQuery, order: Option<&str>) {
     let limit = page.limit.map(|l| l.to_string());

@@ -106,6 +106,22 @@ impl MessageHandler for RotationHandler {
     }
 }
 
+/// The `scan` queue's handler: the same code the `security-scan` Lambda calls.
+pub struct ScanHandler(pub Arc<rampart_app::scans::Scans>);
+
+#[async_trait]
+impl MessageHandler for ScanHandler {
+    async fn handle(&self, body: &str) -> anyhow::Result<()> {
+        match self.0.run(body).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let error_type = e.error_type();
+                Err(anyhow::Error::new(e).context(error_type))
+            }
+        }
+    }
+}
+
 /// Runs `task` at once and then every `every` for as long as the process runs,
 /// the self-hosted stand-in for an EventBridge rate schedule invoking a function.
 /// Runs never overlap; a failed run is logged and the next comes at its time.

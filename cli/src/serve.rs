@@ -12,7 +12,9 @@ use rampart_app::http::{
 use rampart_app::jobs::dispatch::Dispatcher;
 use rampart_app::jobs::maintenance::Maintenance;
 use rampart_app::portal::PortalService;
+use rampart_app::scans::Scans;
 use rampart_ports::{Clock, Queue, Table};
+use rampart_scanner::AllowList;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -93,7 +95,21 @@ pub fn load_or_create_operator_token(data_dir: &Path) -> anyhow::Result<String> 
     Ok(token)
 }
 
+/// As [`start_with`], with the scan allow-list from `RAMPART_SCAN_ALLOW` (none
+/// when unset).
 pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<RunningServer> {
+    let allow = rampart_app::scans::allow_list_from_env()
+        .with_context(|| rampart_app::scans::ALLOW_ENV.to_owned())?;
+    start_with(config, clock, allow).await
+}
+
+/// Starts the console; `scan_allow` lists the special-purpose ranges the security
+/// scan may target anyway (test set-ups; `--scan-allow`).
+pub async fn start_with(
+    config: ServeConfig,
+    clock: Arc<dyn Clock>,
+    scan_allow: AllowList,
+) -> anyhow::Result<RunningServer> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -129,6 +145,7 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         stores.objects.clone(),
         clock.clone(),
         jobs_queue.clone(),
+        stores.queues.get("scan").cloned(),
         &config.data_dir,
         &base_url,
     )?;
@@ -145,7 +162,11 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        let graceful = axum::serve(listener, router).with_graceful_shutdown(async {
+        let graceful = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
             let _ = stopped.await;
         });
         if let Err(e) = graceful.await {
@@ -196,6 +217,13 @@ pub async fn start(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         let spec = rampart_app::queues::spec(name).context("queue spec")?;
         tasks.push(runtime::spawn_consumer(spec, queue(name)?, handler));
     }
+    // The `security-scan` function: the scan queue's consumer.
+    let scans = Arc::new(Scans::new(stores.table.clone(), clock.clone(), scan_allow));
+    tasks.push(runtime::spawn_consumer(
+        rampart_app::queues::spec("scan").context("queue spec")?,
+        queue("scan")?,
+        Arc::new(runtime::ScanHandler(scans)),
+    ));
     // The `maintenance` function: EventBridge's rate schedule becomes a timer.
     tasks.push(runtime::spawn_maintenance(
         Arc::new(

@@ -257,7 +257,7 @@ mod over_a_real_console {
         AppAction, Authorization, CommandState, JobCounts, JobTarget, Operation, Refusal,
     };
     use rampart_domain::license::NewLicense;
-    use rampart_domain::portal_protocol::{NewJob, NewTenant, PinText};
+    use rampart_domain::portal_protocol::{NewJob, NewTenant, PasswordText, PinText};
     use rampart_domain::report::AppState;
     use rampart_domain::tenancy::{Email, Role, TenantKind};
     use rampart_identity::pin::Pin;
@@ -321,11 +321,21 @@ mod over_a_real_console {
             operation: Operation,
             pin: Option<&str>,
         ) -> Result<JobId, ApiError> {
+            self.job_with(appliance, operation, pin, None).await
+        }
+
+        async fn job_with(
+            &self,
+            appliance: &ApplianceId,
+            operation: Operation,
+            pin: Option<&str>,
+            backup_password: Option<&str>,
+        ) -> Result<JobId, ApiError> {
             let new = NewJob {
                 target: JobTarget::Appliance(appliance.clone()),
                 operation,
                 pin: pin.map(PinText::new),
-                backup_password: None,
+                backup_password: backup_password.map(PasswordText::new),
             };
             Ok(self
                 .server
@@ -448,6 +458,121 @@ mod over_a_real_console {
         assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
         assert_eq!(c.finished(&shutdown).await, one(CommandState::Succeeded));
         assert!(state.load().unwrap().unwrap().powered_off);
+        c.server.shutdown().await;
+    }
+
+    /// Cloud backup through the self-hosted console: the password set by a job (sealed
+    /// to the appliance), a backup uploaded through the presigned URL and indexed, and
+    /// restored (PIN-protected) into the appliance's configuration manager.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_agent_backs_up_and_restores_through_a_real_console() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = console(dir.path()).await;
+        let serial = Serial::parse("E2E00002").unwrap();
+        let (_, secret) = c
+            .server
+            .admin
+            .add_license(NewLicense {
+                serial: serial.clone(),
+                tenant: c.tenant.clone(),
+                product: "UTM".into(),
+                expires: (Utc::now() + ChronoDuration::days(30)).date_naive(),
+                cluster: None,
+            })
+            .await
+            .unwrap();
+        let state = StateFile::new(dir.path().join("agent.json"));
+        let config = AgentConfig {
+            server: c.server.base_url.clone(),
+            serial: serial.clone(),
+            license_secret: secret,
+            state_file: state.clone(),
+            firmware: FirmwareVersion::parse("14.1.0").unwrap(),
+        };
+        // The SPEC's default KDF, as the demo runs it.
+        let options = AgentOptions::default()
+            .with_pin(Pin::parse(PIN).unwrap())
+            .with_utc_offset_minutes(60)
+            .unwrap();
+        let agent = tokio::spawn(
+            Agent::open_with(config, options, http_client())
+                .unwrap()
+                .run(),
+        );
+        let mut id = None;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            id = state.load().unwrap().and_then(|s| s.appliance_id);
+            if id.is_some() {
+                break;
+            }
+        }
+        let id = id.expect("the agent enrolls");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+
+        // Without a password, a backup fails on the appliance.
+        let early = c.job(&id, Operation::Backup, None).await.unwrap();
+        assert_eq!(c.finished(&early).await, one(CommandState::Failed));
+
+        let password = "Correct-Horse-9";
+        let set = c
+            .job_with(
+                &id,
+                Operation::SetBackupPassword { generation: 0 },
+                None,
+                Some(password),
+            )
+            .await
+            .unwrap();
+        assert_eq!(c.finished(&set).await, one(CommandState::Succeeded));
+        let st = state.load().unwrap().unwrap();
+        assert_eq!(st.current_backup_password(), Some((1, password)));
+
+        let backup = c.job(&id, Operation::Backup, None).await.unwrap();
+        assert_eq!(c.finished(&backup).await, one(CommandState::Succeeded));
+        // Indexed by the ingest (asynchronously).
+        let mut listed = Vec::new();
+        for _ in 0..100 {
+            listed = c
+                .server
+                .portal
+                .list_backups(&c.who, &c.tenant, &serial, None, None)
+                .await
+                .unwrap()
+                .items;
+            if !listed.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        let view = listed[0].clone();
+        assert_eq!(view.password_generation, 1);
+
+        let taken_at = Timestamp::from_millis(
+            chrono::DateTime::parse_from_rfc3339(&view.accepted_at)
+                .unwrap()
+                .timestamp_millis(),
+        );
+        let restore = Operation::RestoreBackup {
+            backup: view.id.clone(),
+            taken_at: Timestamp::epoch(),
+        };
+        let wrong = c.job(&id, restore.clone(), Some("111111")).await.unwrap();
+        assert_eq!(c.finished(&wrong).await, one(CommandState::Rejected));
+        let restored = c.job(&id, restore, Some(PIN)).await.unwrap();
+        assert_eq!(c.finished(&restored).await, one(CommandState::Succeeded));
+        let name = rampart_agent::cloud_backup::restore_name(taken_at);
+        let file = state.configs_dir().join(&name);
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(config["serial"], "E2E00002");
+        assert_eq!(config["utc_offset_minutes"], 60);
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), 256 * 1024);
+        let st = state.load().unwrap().unwrap();
+        assert_eq!(st.pin_guard.failed, 0, "the right PIN reset the count");
+        assert!(st.commands.values().all(|c| c.reported));
+        agent.abort();
         c.server.shutdown().await;
     }
 }

@@ -1,7 +1,8 @@
-//! No password, token, TOTP secret, license secret or reset link in any log line:
-//! runs the real `rampart serve --demo` with every log level on, goes through
-//! enrollment, sign-in, a failed sign-in and a password reset, then reads the
-//! whole log for each secret.
+//! No password, token, TOTP secret, license secret, reset link, PIN or backup
+//! password in any log line: runs the real `rampart serve --demo` with every log
+//! level on, goes through enrollment, sign-in, PIN jobs, a new backup password and a
+//! backup, a failed sign-in and a password reset, then reads the whole log for each
+//! secret.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -162,6 +163,50 @@ async fn no_secret_reaches_the_logs() {
     assert_eq!(states[0], "rejected", "{states:?}");
     assert_ne!(states[1], "queued", "{states:?}");
 
+    // A new backup password set from the portal (sealed to the appliance), then a
+    // backup made with it: neither the demo's password nor the new one is logged.
+    let new_backup_password = "Fresh-Backup-Pass-77".to_owned();
+    let mut backup_jobs = Vec::new();
+    for body in [
+        serde_json::json!({"target": {"appliance": appliance},
+                           "operation": {"type": "set_backup_password"},
+                           "backup_password": new_backup_password}),
+        serde_json::json!({"target": {"appliance": appliance},
+                           "operation": {"type": "backup"}}),
+    ] {
+        let r = http
+            .post(format!("{base}/v1/tenants/100001.sms/jobs"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        let job = r.json::<serde_json::Value>().await.unwrap();
+        backup_jobs.push(job["id"].as_str().unwrap().to_owned());
+    }
+    let mut succeeded = 0;
+    for _ in 0..300 {
+        succeeded = 0;
+        for id in &backup_jobs {
+            let r = http
+                .get(format!("{base}/v1/tenants/100001.sms/jobs/{id}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap();
+            succeeded += r["counts"]["succeeded"].as_u64().unwrap_or(0);
+        }
+        if succeeded == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(succeeded, 2, "password set and backup made");
+
     let (status, _) = post(
         "/v1/auth/login",
         serde_json::json!({"email": email, "password": "Wrong-Password-123"}),
@@ -208,6 +253,11 @@ async fn no_secret_reaches_the_logs() {
         totp_secret,
         reset,
         std::fs::read_to_string(data.join("secrets/operator.token")).unwrap(),
+        new_backup_password,
+        std::fs::read_to_string(data.join("demo/backup-password.txt"))
+            .unwrap()
+            .trim()
+            .to_owned(),
     ];
     for line in std::fs::read_to_string(data.join("demo/licenses.txt"))
         .unwrap()

@@ -126,7 +126,11 @@ async fn regular_backup(backend: Backend) {
     mark_checked_in(&app, &id).await;
     let r = scheduled.run_due().await.unwrap();
     assert_eq!(r.jobs_created, 1, "{r:?}");
-    assert_eq!(scheduled.run_due().await.unwrap().due, 0, "one, not one per day");
+    assert_eq!(
+        scheduled.run_due().await.unwrap().due,
+        0,
+        "one, not one per day"
+    );
     let jobs = drain_jobs(&app).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].targets[0].appliance, id);
@@ -201,10 +205,7 @@ async fn seed_backups(app: &PortalApp) -> Vec<(Serial, Vec<BackupRecord>)> {
                 made_by: "schedule".into(),
                 job: None,
             };
-            app.counting
-                .put(Item::from(&record), None)
-                .await
-                .unwrap();
+            app.counting.put(Item::from(&record), None).await.unwrap();
             app.objects
                 .put(&record.object_key(), bytes::Bytes::from_static(b"bytes"))
                 .await

@@ -10,9 +10,9 @@
 
 use chrono::{Duration as ChronoDuration, Utc};
 use rampart::runtime::{DispatchHandler, IngestHandler, RotationHandler, spawn_consumer};
+use rampart_agent::AgentOptions;
 use rampart_agent::fleet::{FleetLicense, spawn_fleet_with};
 use rampart_agent::options::{BackupSettings, KdfParams};
-use rampart_agent::AgentOptions;
 use rampart_app::jobs::dispatch::Dispatcher;
 use rampart_domain::backup::BackupPassword;
 use rampart_domain::firmware::FirmwareVersion;
@@ -20,7 +20,7 @@ use rampart_domain::ids::{Serial, TenantId};
 use rampart_domain::license::NewLicense;
 use rampart_domain::tenancy::{Role, TenantKind};
 use rampart_identity::pin::Pin;
-use rampart_ports::Clock;
+use rampart_ports::{Clock, Table};
 use rampart_tests::device_harness::Backend;
 use rampart_tests::portal_harness::spawn_portal_polling;
 use serde_json::{Value, json};
@@ -192,7 +192,10 @@ async fn backup_list_and_restore(backend: Backend) {
         rampart_envelope::open(&password, "OTHER001", &bytes[..], &mut Vec::new()).is_err(),
         "bound to the serial"
     );
-    assert!(!String::from_utf8_lossy(&bytes).contains("hostname"), "encrypted");
+    assert!(
+        !String::from_utf8_lossy(&bytes).contains("hostname"),
+        "encrypted"
+    );
 
     // Another tenant's path finds nothing.
     let a = call(
@@ -274,7 +277,10 @@ async fn backup_list_and_restore(backend: Backend) {
     let second = a.body["id"].as_str().unwrap().to_owned();
     wait_finished(&app, &token, &second, || ()).await;
     let items = wait_for_backups(2).await;
-    assert_eq!(items[0]["password_generation"], 2, "newest first: {items:?}");
+    assert_eq!(
+        items[0]["password_generation"], 2,
+        "newest first: {items:?}"
+    );
     assert_eq!(items[1]["id"], backup.as_str());
 
     // The communication log records both accepted uploads, chained.
@@ -299,6 +305,60 @@ async fn backup_list_and_restore(backend: Backend) {
         entries
             .iter()
             .all(|e| !e.info.contains(PASSWORD) && !e.info.contains(NEW_PASSWORD))
+    );
+
+    // An upload that is not a backup (granted, right size, but garbage) is refused
+    // by the ingest: deleted, logged, and the good backups stay.
+    let tenant = TenantId::parse(TENANT).unwrap();
+    let bogus = rampart_domain::ids::BackupId::new(app.clock.now().millis(), [9, 9, 9, 9]);
+    let garbage = bytes::Bytes::from(vec![0x42u8; 4096]);
+    let grant = rampart_app::records::backup::UploadGrant {
+        tenant: tenant.clone(),
+        serial: serial.clone(),
+        id: bogus.clone(),
+        appliance: rampart_domain::ids::ApplianceId::parse(&id).unwrap(),
+        size: garbage.len() as u64,
+        sha256: [0; 32],
+        password_generation: 2,
+        made_by: "appliance".into(),
+        job: None,
+        expires: app.clock.now().plus(Duration::from_secs(3600)),
+    };
+    app.counting
+        .put(rampart_ports::Item::from(&grant), None)
+        .await
+        .unwrap();
+    let bogus_key = rampart_app::records::backup::object_key(&tenant, &serial, &bogus);
+    app.objects.put(&bogus_key, garbage).await.unwrap();
+    let mut refused = false;
+    for _ in 0..150 {
+        if app.objects.head(&bogus_key).await.unwrap().is_none() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(refused, "the bogus upload was deleted");
+    assert_eq!(
+        list(backups_path.clone()).await.len(),
+        2,
+        "the good ones stay"
+    );
+    let a = call(
+        "GET",
+        format!("/v1/tenants/{TENANT}/appliances/{id}/log?limit=5"),
+        None,
+    )
+    .await;
+    let newest: Vec<rampart_domain::comm_log::LogEntry> =
+        serde_json::from_value(a.body["items"].clone()).unwrap();
+    assert!(
+        newest
+            .iter()
+            .any(|e| e.status == rampart_domain::comm_log::LogStatus::Error
+                && e.info
+                    .contains(&format!("backup {bogus} refused (not_a_backup)"))),
+        "{newest:?}"
     );
 
     // Delete one: it is gone from the list and from storage.

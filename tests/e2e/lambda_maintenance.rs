@@ -86,7 +86,8 @@ async fn maintenance_handler_times_out_uncollected_commands_and_finishes_jobs() 
         .unwrap();
     assert_eq!(
         serde_json::to_value(report).unwrap(),
-        json!({"open_jobs": 1, "timed_out": 0, "jobs_finished": 0})
+        json!({"open_jobs": 1, "timed_out": 0, "jobs_finished": 0,
+               "backups": {"due": 0, "jobs_created": 0, "offline": 0}})
     );
     assert_eq!(
         command(&*table, &job.id, &a).await.status.state,
@@ -101,7 +102,8 @@ async fn maintenance_handler_times_out_uncollected_commands_and_finishes_jobs() 
         .unwrap();
     assert_eq!(
         serde_json::to_value(report).unwrap(),
-        json!({"open_jobs": 1, "timed_out": 1, "jobs_finished": 1}),
+        json!({"open_jobs": 1, "timed_out": 1, "jobs_finished": 1,
+               "backups": {"due": 0, "jobs_created": 0, "offline": 0}}),
         "the function's JSON result"
     );
     let timed_out = command(&*table, &job.id, &a).await;

@@ -16,6 +16,7 @@ mod mailer_and_keys;
 mod openapi;
 mod portal_sign_in;
 mod runtime;
+mod scans;
 mod serve;
 mod template;
 mod tenant_walls;

@@ -1763,3 +1763,110 @@ async fn the_served_document_is_the_file() {
         .expect("body");
     assert_eq!(bytes, document_text().as_bytes());
 }
+
+fn scan_view(
+    state: rampart_domain::portal_protocol::ScanState,
+) -> rampart_domain::portal_protocol::ScanView {
+    use rampart_domain::portal_protocol::{
+        ScanOpenPort, ScanOutcome, ScanResultView, ScanState, ScanView,
+    };
+    let done = state.is_done();
+    let at = |ms: i64| Timestamp::from_millis(ms).to_rfc3339();
+    ScanView {
+        id: rampart_domain::ids::ScanId::new(1_764_072_000_123, [0xde, 0xad, 0xbe, 0xef]),
+        appliance: appliance_id(),
+        profile: rampart_scanner::Profile::top100_tcp().name.to_owned(),
+        state,
+        requested_by: email().to_string(),
+        requested_at: at(1_764_072_000_123),
+        started_at: (state != ScanState::Queued).then(|| at(1_764_072_001_000)),
+        finished_at: done.then(|| at(1_764_072_009_000)),
+        results: if state == ScanState::Finished {
+            vec![
+                ScanResultView {
+                    interface: "wan0".into(),
+                    address: Some("203.0.113.7".into()),
+                    outcome: ScanOutcome::Scanned,
+                    reason: None,
+                    started_at: Some(at(1_764_072_001_000)),
+                    finished_at: Some(at(1_764_072_009_000)),
+                    open: vec![ScanOpenPort {
+                        port: 443,
+                        service: "https".into(),
+                    }],
+                    closed: 97,
+                    filtered: 2,
+                },
+                ScanResultView {
+                    interface: "wan1".into(),
+                    address: Some("10.0.0.1".into()),
+                    outcome: ScanOutcome::Refused,
+                    reason: Some("special_purpose_address: 10.0.0.1 is in 10.0.0.0/8".into()),
+                    started_at: None,
+                    finished_at: None,
+                    open: Vec::new(),
+                    closed: 0,
+                    filtered: 0,
+                },
+                ScanResultView {
+                    interface: "wan2".into(),
+                    address: None,
+                    outcome: ScanOutcome::NotObserved,
+                    reason: Some("no_address: the interface reported no address".into()),
+                    started_at: None,
+                    finished_at: None,
+                    open: Vec::new(),
+                    closed: 0,
+                    filtered: 0,
+                },
+            ]
+        } else {
+            Vec::new()
+        },
+        error: (state == ScanState::Failed).then(|| "no_report: no interfaces reported".into()),
+    }
+}
+
+#[tokio::test]
+async fn scan_messages_match_their_schemas() {
+    use rampart_domain::portal_protocol::{ListPage, ScanState};
+    let s = Schemas::load();
+    for state in [
+        ScanState::Queued,
+        ScanState::Running,
+        ScanState::Finished,
+        ScanState::Failed,
+    ] {
+        s.check_json("ScanView", &json!(scan_view(state)));
+    }
+    s.check_json(
+        "ScanPage",
+        &json!(ListPage {
+            items: vec![scan_view(ScanState::Finished), scan_view(ScanState::Queued)],
+            next_cursor: Some("abc".into()),
+        }),
+    );
+    s.check_json(
+        "ScanProfileView",
+        &json!(rampart_app::portal::scan_profile()),
+    );
+    for bad in [
+        "scan_1764072000123deadbee",
+        "bk_1764072000123deadbeef",
+        "scan_../x",
+    ] {
+        assert!(
+            rampart_domain::ids::ScanId::parse(bad).is_err(),
+            "the console reads {bad}"
+        );
+        s.refuses("ScanId", &json!(bad));
+    }
+    for e in [
+        ApiError::ScanRunning,
+        ApiError::TooManyScans {
+            retry_after_secs: 60,
+        },
+    ] {
+        s.check_json("ErrorBody", &error_body(e).await);
+    }
+}

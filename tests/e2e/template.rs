@@ -724,44 +724,63 @@ fn the_maintenance_function_sweeps_on_the_sweep_period() {
 }
 
 #[test]
-fn the_portal_sends_jobs_to_the_jobs_queue_only() {
+fn the_portal_sends_jobs_and_scans_to_their_queues_only() {
     let t = template();
     let portal = function_of_binary(&t, "portal-api");
     let jobs = queue_id(&t, "jobs");
+    let scan = queue_id(&t, "scan");
     assert_eq!(
-        portal
-            .prop(&[
-                "Environment",
-                "Variables",
-                &rampart_aws::config::queue_url_env("jobs")
-            ])
-            .and_then(reference),
+        queue_url_env_of(&portal, "jobs"),
         Some(jobs),
         "the portal is given the jobs queue's URL"
     );
-    let Some(Value::Sequence(policies)) = portal.prop(&["Policies"]).map(untag) else {
-        panic!("{}: Policies", portal.id);
-    };
-    let send: Vec<_> = policies
-        .iter()
-        .filter_map(|p| get(p, &["SQSSendMessagePolicy"]))
-        .collect();
-    assert_eq!(send.len(), 1, "one SQSSendMessagePolicy");
-    let name = get(send[0], &["QueueName"]).expect("QueueName");
-    assert_eq!(tag_of(name).as_deref(), Some("GetAtt"));
     assert_eq!(
-        scalar_text(untag(name)).as_deref(),
-        Some("JobsQueue.QueueName")
+        queue_url_env_of(&portal, "scan"),
+        Some(scan),
+        "the portal is given the scan queue's URL"
     );
-    assert_eq!(reference(name), Some(jobs));
-    // No inline statement grants SQS besides.
-    assert!(
-        policy_statements(&portal)
-            .iter()
-            .all(|s| actions(s).iter().all(|a| !a.starts_with("sqs:"))),
-        "SQS only through the SQSSendMessagePolicy on the jobs queue"
-    );
+    // SQS only through the SQSSendMessagePolicy entries, on exactly these queues.
+    assert_eq!(send_policy_queues(&portal), vec![jobs, scan]);
     assert_table_access(&t, &portal);
+}
+
+#[test]
+fn the_security_scan_function_fits_a_full_scan_outside_the_request_path() {
+    let t = template();
+    let f = function_of_binary(&t, "security-scan");
+    assert_consumes(&t, &f, "scan");
+    assert_table_access(&t, &f);
+    // One scan per invocation, with the whole time-out to itself: a full TOP 100
+    // scan (100 ports at once, 3 attempts of at most 3 s each) of a few addresses
+    // takes well under it; the queue redelivers after 6x (900 s).
+    let events = sqs_events(&f);
+    assert_eq!(as_u64(get(events[0].1, &["BatchSize"]).unwrap()), Some(1));
+    let timeout = as_u64(function_prop(&t, &f, "Timeout").unwrap()).unwrap();
+    assert_eq!(timeout, 150);
+    let options = rampart_scanner::ScanOptions::default();
+    let worst_per_address = options.max_timeout.as_secs() * u64::from(options.attempts);
+    assert!(
+        worst_per_address * 4 < timeout,
+        "four public addresses fit the time-out"
+    );
+    // A modest, reserved concurrency: never more scans at once than this.
+    let reserved = as_u64(
+        f.prop(&["ReservedConcurrentExecutions"])
+            .expect("ReservedConcurrentExecutions"),
+    )
+    .unwrap();
+    assert!(
+        (1..=20).contains(&reserved),
+        "ReservedConcurrentExecutions {reserved}"
+    );
+    // It sends nothing, and scans only what the operator allows: none in production.
+    assert!(send_policy_queues(&f).is_empty(), "{}", f.id);
+    assert_eq!(
+        f.prop(&["Environment", "Variables", rampart_app::scans::ALLOW_ENV])
+            .and_then(scalar_text)
+            .as_deref(),
+        Some("")
+    );
 }
 
 /// The queues a function may send to, by the logical ids its

@@ -22,6 +22,8 @@ const SIBLING: &str = "100002.sms"; // another customer of RESELLER
 const OTHER_RESELLER: &str = "200000.sms";
 const OTHER_CUSTOMER: &str = "200001.sms";
 const JOB: &str = "job_1700000000000deadbeef";
+const BACKUP: &str = "bk_1700000000000abcdef01";
+const SCAN: &str = "scan_1700000000000abcdef01";
 
 struct World {
     app: PortalApp,
@@ -97,6 +99,38 @@ async fn world(backend: Backend) -> World {
         finished_at: None,
     };
     app.counting.put(Item::from(&job), None).await.unwrap();
+    // A backup of the target tenant's license, for the backup routes.
+    let backup = rampart_app::records::backup::BackupRecord {
+        tenant: TenantId::parse(CUSTOMER).unwrap(),
+        serial: rampart_domain::ids::Serial::parse("C1C2C3C4").unwrap(),
+        id: rampart_domain::ids::BackupId::parse(BACKUP).unwrap(),
+        appliance: appliance.clone(),
+        accepted_at: Timestamp::from_millis(1_700_000_000_000),
+        size: 4,
+        password_generation: 1,
+        made_by: "schedule".into(),
+        job: None,
+    };
+    app.counting.put(Item::from(&backup), None).await.unwrap();
+    app.objects
+        .put(&backup.object_key(), bytes::Bytes::from_static(b"data"))
+        .await
+        .unwrap();
+    // A finished scan of the target tenant's appliance, for the scan routes.
+    let scan = rampart_app::records::scan::ScanRecord {
+        tenant: TenantId::parse(CUSTOMER).unwrap(),
+        appliance: appliance.clone(),
+        id: rampart_domain::ids::ScanId::parse(SCAN).unwrap(),
+        profile: "TOP 100 (TCP)".into(),
+        state: rampart_domain::portal_protocol::ScanState::Finished,
+        requested_by: "customer-admin@example.test".into(),
+        requested_at: Timestamp::from_millis(1_700_000_000_000),
+        started_at: Some(Timestamp::from_millis(1_700_000_000_100)),
+        finished_at: Some(Timestamp::from_millis(1_700_000_001_000)),
+        results: Vec::new(),
+        error: None,
+    };
+    app.counting.put(Item::from(&scan), None).await.unwrap();
     World {
         app,
         appliance: appliance.to_string(),
@@ -111,6 +145,9 @@ fn path(spec: &RouteSpec, w: &World) -> String {
         .replace("{appliance}", &w.appliance)
         .replace("{email}", "customer-viewer@example.test")
         .replace("{job}", JOB)
+        .replace("{serial}", "C1C2C3C4")
+        .replace("{backup}", BACKUP)
+        .replace("{scan}", SCAN)
 }
 
 /// A valid body for each changing route. A new changing route fails here until
@@ -132,6 +169,11 @@ fn body(spec: &RouteSpec) -> Option<Value> {
             "operation": {"type": "application", "name": "ips", "action": "restart"}
         })),
         ("POST", "/v1/tenants/{tenant}/jobs/{job}/cancel") => Some(json!({})),
+        ("POST", "/v1/tenants/{tenant}/licenses/{serial}/backups/{backup}/download") => None,
+        ("PUT", "/v1/tenants/{tenant}/appliances/{appliance}/backup-schedule") => {
+            Some(json!({"enabled": true, "hour": 6, "minute": 30}))
+        }
+        ("POST", "/v1/tenants/{tenant}/appliances/{appliance}/scans") => None,
         (m, p) => panic!("tenant-wall test: give {m} {p} a body"),
     }
 }

@@ -168,7 +168,11 @@ async fn serve(router: axum::Router) -> (String, AbortOnDrop) {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
     });
     (format!("http://{addr}"), AbortOnDrop(server))
 }

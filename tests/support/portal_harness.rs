@@ -39,7 +39,7 @@ pub struct PortalApp {
     pub http: reqwest::Client,
     /// The queue new jobs are fanned out through.
     pub jobs_queue: Arc<dyn Queue>,
-    /// Every queue of the console (jobs, backup-ingest, rotation).
+    /// Every queue of the console (jobs, backup-ingest, rotation, scan).
     pub queues: Queues,
     /// Where backups go (file objects served on `base_url`, or S3 of the emulator).
     pub objects: Arc<dyn Objects>,
@@ -64,6 +64,7 @@ pub struct Queues {
     pub jobs: Arc<dyn Queue>,
     pub backup_ingest: Arc<dyn Queue>,
     pub rotation: Arc<dyn Queue>,
+    pub scan: Arc<dyn Queue>,
 }
 
 pub const PASSWORD: &str = "Correct-Horse-42-battery";
@@ -99,12 +100,17 @@ pub async fn spawn_portal_polling(backend: Backend, poll: Duration) -> PortalApp
                     jobs: queue("jobs"),
                     backup_ingest: queue("backup-ingest"),
                     rotation: queue("rotation"),
+                    scan: queue("scan"),
                 };
                 let key = rampart_local::load_or_create_key(&dir.path().join("presign.key"))
                     .expect("presign key");
                 let objects = Arc::new(
-                    rampart_local::FsObjects::open(dir.path().join("objects"), base_url.clone(), key)
-                        .expect("objects"),
+                    rampart_local::FsObjects::open(
+                        dir.path().join("objects"),
+                        base_url.clone(),
+                        key,
+                    )
+                    .expect("objects"),
                 );
                 // As `rampart serve` wires it: uploads under backups/ notify the ingest.
                 objects
@@ -137,6 +143,7 @@ pub async fn spawn_portal_polling(backend: Backend, poll: Duration) -> PortalApp
                     jobs: queue("jobs"),
                     backup_ingest: queue("backup-ingest"),
                     rotation: queue("rotation"),
+                    scan: queue("scan"),
                 };
                 let objects = resources.objects(&clients);
                 (Arc::new(t), queues, objects, Box::new(p))
@@ -154,7 +161,8 @@ pub async fn spawn_portal_polling(backend: Backend, poll: Duration) -> PortalApp
             [7u8; 32],
             PortalConfig::default(),
         )
-        .with_objects(objects.clone()),
+        .with_objects(objects.clone())
+        .with_scan_queue(queues.scan.clone()),
     );
     // The device API on the same store and clock, so appliances can enroll, check
     // in and answer the jobs the portal creates.
@@ -176,7 +184,11 @@ pub async fn spawn_portal_polling(backend: Backend, poll: Duration) -> PortalApp
     }
     let router = rampart_app::http::with_json_fallbacks(router);
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
     });
     PortalApp {
         base_url,

@@ -2,9 +2,13 @@
 //! the AWS adapters. Built once per cold start.
 
 use anyhow::Context;
+use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
 use rampart_app::device::{DeviceConfig, DeviceService};
+use rampart_app::http::PeerAddr;
 use rampart_aws::{AwsClients, AwsResources};
 use rampart_ports::Clock;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,4 +36,26 @@ pub fn router(
 ) -> axum::Router {
     let table = resources.table(clients, clock.clone());
     rampart_app::http::device_api(Arc::new(DeviceService::new(table, clock, config)))
+        .layer(axum::middleware::map_request(peer_from_request_context))
+}
+
+/// Puts API Gateway's `sourceIp` (the address of the TCP connection that reached
+/// API Gateway, which the client cannot forge, unlike `X-Forwarded-For`) in the
+/// request as the peer address the check-in records.
+async fn peer_from_request_context<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
+    if let Some(ip) = source_ip(&req) {
+        req.extensions_mut().insert(PeerAddr(ip.to_canonical()));
+    }
+    req
+}
+
+/// The client address API Gateway saw, from the request context lambda_http
+/// attached to the request.
+pub fn source_ip<B>(req: &axum::http::Request<B>) -> Option<IpAddr> {
+    let source = match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.as_deref(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }?;
+    source.parse().ok()
 }

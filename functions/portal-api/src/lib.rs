@@ -86,14 +86,21 @@ pub fn router_with_key(
         clients.ses.clone(),
         settings.mail_from.clone(),
     ));
-    Ok(rampart_app::http::portal_api(Arc::new(PortalService::new(
+    let portal = PortalService::new(
         table,
         clock,
         mailer,
         jobs_queue,
         totp_key,
         settings.portal_config(),
-    ))))
+    );
+    // Security scans go through the scan queue (RAMPART_QUEUE_URL_SCAN); without
+    // it, starting a scan answers 503.
+    let portal = match resources.queue(clients, "scan") {
+        Ok(q) => portal.with_scan_queue(q),
+        Err(_) => portal,
+    };
+    Ok(rampart_app::http::portal_api(Arc::new(portal)))
 }
 
 #[cfg(test)]

@@ -373,6 +373,15 @@ fn presigned_request(
     Ok(http.request(method, url).headers(headers))
 }
 
+/// A transport error of a presigned request, without its URL: the signature in it is
+/// a short-lived credential and has no place in a log or a command's info.
+fn storage_transport(step: &'static str) -> impl FnOnce(reqwest::Error) -> CloudBackupError {
+    move |source| CloudBackupError::Transport {
+        step,
+        source: source.without_url(),
+    }
+}
+
 /// Reads the error body of a refused storage request (a little of it).
 async fn storage_error(step: &'static str, resp: reqwest::Response) -> CloudBackupError {
     let status = resp.status().as_u16();
@@ -471,7 +480,7 @@ async fn put_file(
         .body(reqwest::Body::wrap(body))
         .send()
         .await
-        .map_err(|source| CloudBackupError::Transport { step: STEP, source })?;
+        .map_err(storage_transport(STEP))?;
     if !resp.status().is_success() {
         return Err(storage_error(STEP, resp).await);
     }
@@ -559,7 +568,7 @@ async fn get_file(
         .timeout(transfer_timeout(expected))
         .send()
         .await
-        .map_err(|source| CloudBackupError::Transport { step: STEP, source })?;
+        .map_err(storage_transport(STEP))?;
     if !resp.status().is_success() {
         return Err(storage_error(STEP, resp).await);
     }
@@ -572,11 +581,7 @@ async fn get_file(
         .await
         .map_err(CloudBackupError::io("writing the download"))?;
     let mut got = 0u64;
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|source| CloudBackupError::Transport { step: STEP, source })?
-    {
+    while let Some(chunk) = resp.chunk().await.map_err(storage_transport(STEP))? {
         got += chunk.len() as u64;
         if got > expected {
             return Err(mismatch(got));

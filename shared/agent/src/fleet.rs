@@ -62,7 +62,9 @@ pub fn spawn_fleet(
 }
 
 /// Starts one agent task per license, every appliance with the same `options` (PIN,
-/// denied authorizations, retry limit).
+/// denied authorizations, retry limit, initial backup password, time zone, backup
+/// settings). Each keeps `<serial>.json` in `state_dir`, its restored configurations
+/// in `<serial>.configs/`; their backups share a few KDF slots per process.
 pub fn spawn_fleet_with(
     server: &str,
     licenses: Vec<FleetLicense>,

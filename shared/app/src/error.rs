@@ -67,6 +67,10 @@ pub enum ApiError {
     IllegalTransition(#[from] rampart_domain::jobs::IllegalTransition),
     #[error("backup password refused: {0}")]
     BackupPassword(rampart_domain::backup::PasswordRefusal),
+    #[error("a security scan of this appliance is already queued or running")]
+    ScanRunning,
+    #[error("too many security scans for this tenant: try again in {retry_after_secs} s")]
+    TooManyScans { retry_after_secs: i64 },
     #[error("storage is unavailable, retry later")]
     Unavailable(#[source] anyhow::Error),
 }
@@ -106,6 +110,8 @@ impl ApiError {
             ApiError::CommandFinished(_) => "command_finished",
             ApiError::IllegalTransition(_) => "illegal_transition",
             ApiError::BackupPassword(r) => r.code(),
+            ApiError::ScanRunning => "scan_running",
+            ApiError::TooManyScans { .. } => "too_many_scans",
             ApiError::Unavailable(_) => "unavailable",
         }
     }
@@ -146,6 +152,8 @@ impl ApiError {
             ApiError::UnknownCommand => StatusCode::NOT_FOUND,
             ApiError::CommandFinished(_) => StatusCode::GONE,
             ApiError::BackupPassword(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::ScanRunning => StatusCode::CONFLICT,
+            ApiError::TooManyScans { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

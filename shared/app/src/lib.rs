@@ -14,6 +14,7 @@ pub mod json_body;
 pub mod portal;
 pub mod queues;
 pub mod records;
+pub mod scans;
 pub mod schedules;
 pub mod store_keys;
 

@@ -38,11 +38,7 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> Timestamp {
-        Timestamp::from_millis(
-            DateTime::parse_from_rfc3339(s)
-                .unwrap()
-                .timestamp_millis(),
-        )
+        Timestamp::from_millis(DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis())
     }
 
     #[test]

@@ -453,12 +453,30 @@ mod tests {
         };
         assert_eq!(ok.validate().unwrap(), [0xab; 32]);
         let bad = [
-            BackupUploadRequest { size: 0, ..ok.clone() },
-            BackupUploadRequest { size: MAX_BACKUP_BYTES + 1, ..ok.clone() },
-            BackupUploadRequest { sha256: "AB".repeat(32), ..ok.clone() },
-            BackupUploadRequest { sha256: "ab".repeat(31), ..ok.clone() },
-            BackupUploadRequest { sha256: "zz".repeat(32), ..ok.clone() },
-            BackupUploadRequest { password_generation: 0, ..ok.clone() },
+            BackupUploadRequest {
+                size: 0,
+                ..ok.clone()
+            },
+            BackupUploadRequest {
+                size: MAX_BACKUP_BYTES + 1,
+                ..ok.clone()
+            },
+            BackupUploadRequest {
+                sha256: "AB".repeat(32),
+                ..ok.clone()
+            },
+            BackupUploadRequest {
+                sha256: "ab".repeat(31),
+                ..ok.clone()
+            },
+            BackupUploadRequest {
+                sha256: "zz".repeat(32),
+                ..ok.clone()
+            },
+            BackupUploadRequest {
+                password_generation: 0,
+                ..ok.clone()
+            },
         ];
         for b in bad {
             assert!(b.validate().is_err(), "{b:?}");

@@ -119,6 +119,32 @@ string_id!(
     }
 );
 
+string_id!(
+    /// A security scan: `scan_`, the time it was requested in 13 decimal digits of
+    /// milliseconds, and 8 random lower-case hex digits (so ids sort by request time).
+    ScanId,
+    "scan_id",
+    |s| {
+        let ok = s.strip_prefix("scan_").is_some_and(|rest| {
+            rest.len() == 21
+                && rest[..13].bytes().all(|b| b.is_ascii_digit())
+                && rest[13..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        if ok { Ok(()) } else { Err("scan_ followed by 13 digits and 8 hex digits") }
+    }
+);
+
+impl ScanId {
+    /// A fresh id for a scan requested at `requested_ms`.
+    pub fn new(requested_ms: i64, random: [u8; 4]) -> Self {
+        Self(format!(
+            "scan_{:013}{}",
+            requested_ms.clamp(0, 9_999_999_999_999),
+            hex::encode(random)
+        ))
+    }
+}
+
 impl BackupId {
     /// A fresh id for an upload granted at `granted_ms`.
     pub fn new(granted_ms: i64, random: [u8; 4]) -> Self {
@@ -196,7 +222,13 @@ mod tests {
         let id = BackupId::new(1_764_000_000_123, [0xde, 0xad, 0xbe, 0xef]);
         assert_eq!(id.as_str(), "bk_1764000000123deadbeef");
         assert_eq!(BackupId::parse(id.as_str()).unwrap(), id);
-        for bad in ["", "bk_", "bk_1764000000123deadbee", "job_1764000000123deadbeef", "bk_../x"] {
+        for bad in [
+            "",
+            "bk_",
+            "bk_1764000000123deadbee",
+            "job_1764000000123deadbeef",
+            "bk_../x",
+        ] {
             assert!(BackupId::parse(bad).is_err(), "{bad}");
         }
     }

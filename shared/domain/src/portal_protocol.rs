@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::comm_log::ChainHead;
 use crate::connection::ConnectionStatus;
-use crate::ids::{ApplianceId, BackupId, ClusterId, JobId, Serial, TenantId};
+use crate::ids::{ApplianceId, BackupId, ClusterId, JobId, ScanId, Serial, TenantId};
 use crate::jobs::{CommandState, JobCounts, JobTarget, Operation, Refusal};
 use crate::report::{AppState, ClusterSync, Interface};
 use crate::tenancy::{Email, Role, TenantKind};
@@ -424,6 +424,107 @@ pub struct JobCancel {
 pub struct LogHeadView {
     pub appliance: ApplianceId,
     pub head: ChainHead,
+}
+
+// ---- security scan ----------------------------------------------------------------
+
+/// Where a scan is (SPEC 7): queued, running in the `security-scan` consumer, then
+/// finished (with one result per public interface) or failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanState {
+    Queued,
+    Running,
+    Finished,
+    Failed,
+}
+
+impl ScanState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Finished => "finished",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "queued" => Some(Self::Queued),
+            "running" => Some(Self::Running),
+            "finished" => Some(Self::Finished),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        matches!(self, Self::Finished | Self::Failed)
+    }
+}
+
+/// What became of one public interface in a scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanOutcome {
+    /// The address was scanned.
+    Scanned,
+    /// The address is in a special-purpose range the operator has not allowed.
+    Refused,
+    /// The appliance reported the address, but the console never saw it come from it.
+    NotObserved,
+    /// The scan of the address could not be completed.
+    Failed,
+}
+
+/// An open port and the service usually behind it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanOpenPort {
+    pub port: u16,
+    pub service: String,
+}
+
+/// The result for one public interface.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanResultView {
+    pub interface: String,
+    /// The address scanned (or refused); absent when none of the interface's
+    /// addresses was seen by the console.
+    pub address: Option<String>,
+    pub outcome: ScanOutcome,
+    /// Why the address was not scanned, with a stable code first (`code: text`).
+    pub reason: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// By port number.
+    pub open: Vec<ScanOpenPort>,
+    pub closed: u32,
+    pub filtered: u32,
+}
+
+/// One security scan of an appliance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanView {
+    pub id: ScanId,
+    pub appliance: ApplianceId,
+    pub profile: String,
+    pub state: ScanState,
+    pub requested_by: String,
+    pub requested_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// One per public interface, once the scan finished.
+    pub results: Vec<ScanResultView>,
+    /// Why the scan failed, when it did.
+    pub error: Option<String>,
+}
+
+/// A scan profile: its name and ports with the service usually behind each.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanProfileView {
+    pub name: String,
+    pub ports: Vec<ScanOpenPort>,
 }
 
 /// A page of a list.

@@ -75,10 +75,13 @@ pub async fn scan_ports(
         return Err(ScanError::PortZero);
     }
     let mut seen = HashSet::with_capacity(ports.len());
-    let unique: Vec<(u16, &str)> = ports
+    // Owned service names: a closure over `(u16, &str)` makes this future's `Send`
+    // unprovable to rustc in generic callers (async-trait handlers), a known
+    // higher-ranked lifetime limitation.
+    let unique: Vec<(u16, String)> = ports
         .iter()
-        .copied()
         .filter(|(p, _)| seen.insert(*p))
+        .map(|(p, s)| (*p, (*s).to_owned()))
         .collect();
 
     let address = target.address();
@@ -92,7 +95,7 @@ pub async fn scan_ports(
                     probe_port(SocketAddr::new(address, port), options.attempts, timeout).await?;
                 Ok::<_, ScanError>(PortResult {
                     port,
-                    service: service.to_owned(),
+                    service,
                     state,
                     attempts,
                 })

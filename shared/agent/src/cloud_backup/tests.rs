@@ -44,6 +44,10 @@ struct Seen {
     public: Option<[u8; 32]>,
     /// Command results reported.
     results: Vec<(String, CommandResultRequest)>,
+    /// Granted instead of this server's storage URL, when set.
+    upload_url: Option<String>,
+    /// Storage refuses the PUT with this status, when set.
+    put_status: Option<StatusCode>,
 }
 
 type Shared = Arc<Mutex<Seen>>;
@@ -104,7 +108,10 @@ async fn grant_upload(State(s): State<Shared>, headers: AxHeaders, body: AxBytes
         backup_id: id.clone(),
         upload: PresignedHttp {
             method: "PUT".into(),
-            url: format!("{}/objects/{id}?signature=abc", seen.base),
+            url: seen
+                .upload_url
+                .clone()
+                .unwrap_or_else(|| format!("{}/objects/{id}?signature=abc", seen.base)),
             headers: vec![
                 ("content-type".into(), "application/octet-stream".into()),
                 ("x-amz-meta-test".into(), "signed-with-the-url".into()),
@@ -115,15 +122,14 @@ async fn grant_upload(State(s): State<Shared>, headers: AxHeaders, body: AxBytes
     axum::Json(resp).into_response()
 }
 
-async fn store_object(
-    State(s): State<Shared>,
-    headers: AxHeaders,
-    body: AxBytes,
-) -> impl IntoResponse {
+async fn store_object(State(s): State<Shared>, headers: AxHeaders, body: AxBytes) -> Response {
     let mut seen = s.lock().unwrap();
+    if let Some(status) = seen.put_status {
+        return (status, "<Error><Code>AccessDenied</Code></Error>").into_response();
+    }
     seen.put_headers = Some(headers);
     seen.object = Some(body.to_vec());
-    StatusCode::OK
+    StatusCode::OK.into_response()
 }
 
 async fn grant_download(
@@ -491,6 +497,33 @@ async fn console_refusals_are_reported_with_their_code() {
     assert!(leftovers(dir.path()).is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_failures_are_reported_without_the_presigned_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seen, client) = server().await;
+    seen.lock().unwrap().put_status = Some(StatusCode::FORBIDDEN);
+    let err = backup(&client, backup_job(dir.path(), 1_000))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CloudBackupError::Storage { status: 403, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("AccessDenied"), "{err}");
+    assert!(leftovers(dir.path()).is_empty());
+
+    // Storage unreachable: the error names the step, not the signed URL.
+    seen.lock().unwrap().upload_url =
+        Some("http://127.0.0.1:9/objects/x?signature=secret-signature".into());
+    let err = backup(&client, backup_job(dir.path(), 1_000))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CloudBackupError::Transport { .. }), "{err}");
+    let shown = format!("{err} {err:?} {:?}", std::error::Error::source(&err));
+    assert!(!shown.contains("secret-signature"), "{shown}");
+    assert!(leftovers(dir.path()).is_empty());
+}
+
 #[test]
 fn the_configuration_is_padded_deterministically_to_its_size() {
     let dir = tempfile::tempdir().unwrap();
@@ -655,4 +688,45 @@ async fn the_agent_runs_backups_and_restores_and_reports_them() {
     assert_eq!(config["utc_offset_minutes"], 60);
     assert_eq!(std::fs::metadata(&restored).unwrap().len(), 40_000);
     assert!(leftovers(dir.path()).is_empty());
+}
+
+/// What a backup costs at SPEC 6.2's default KDF (64 MiB, 3 passes, 4 lanes), one
+/// alone and six at once (the demo fleet): `cargo test -p rampart-agent --lib
+/// cloud_backup::tests::cost_at_default_kdf -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn cost_at_default_kdf() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_seen, client) = server().await;
+    let job = || BackupJob {
+        settings: BackupSettings::default(),
+        ..backup_job(dir.path(), 0)
+    };
+    let started = std::time::Instant::now();
+    backup(&client, job()).await.unwrap();
+    let one = started.elapsed();
+    let started = std::time::Instant::now();
+    let all: Vec<_> = (0..6)
+        .map(|_| {
+            let client = client.clone();
+            let job = job();
+            tokio::spawn(async move { backup(&client, job).await })
+        })
+        .collect();
+    for t in all {
+        t.await.unwrap().unwrap();
+    }
+    let six = started.elapsed();
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    println!(
+        "one backup (256 KiB, default KDF): {one:?}; six at once: {six:?} ({} KDF slots); peak RSS {peak}",
+        kdf_slots().available_permits()
+    );
 }

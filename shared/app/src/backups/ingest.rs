@@ -93,9 +93,9 @@ impl Backups {
             });
         };
         let grant = match self.table.get(&backup::grant_key(&tenant, &id)).await? {
-            Some(item) => Some(
-                UploadGrant::try_from(&item).map_err(|e| ApiError::Unavailable(e.into()))?,
-            ),
+            Some(item) => {
+                Some(UploadGrant::try_from(&item).map_err(|e| ApiError::Unavailable(e.into()))?)
+            }
             None => None,
         };
         let checked = match &grant {
@@ -223,7 +223,11 @@ impl Backups {
         grant: Option<&UploadGrant>,
         refusal: &Refusal,
     ) -> Result<(), BackupJobError> {
-        tracing::warn!(key, code = refusal.code(), "backup upload refused; deleting it");
+        tracing::warn!(
+            key,
+            code = refusal.code(),
+            "backup upload refused; deleting it"
+        );
         self.objects.delete(key).await?;
         let Some(grant) = grant else {
             return Ok(());

@@ -51,7 +51,10 @@ pub struct Rotated {
 #[serde(rename_all = "snake_case")]
 pub enum RotationReport {
     /// A page of the sweep: this many licenses sent on, and whether a next page was.
-    Swept { licenses: u32, continued: bool },
+    Swept {
+        licenses: u32,
+        continued: bool,
+    },
     Rotated(Rotated),
 }
 
@@ -175,7 +178,10 @@ mod tests {
             json,
             r#"{"kind":"rotate-license","tenant":"100001.sms","serial":"A1B2C3D4"}"#
         );
-        assert_eq!(serde_json::from_str::<RotationMessage>(&json).unwrap(), license);
+        assert_eq!(
+            serde_json::from_str::<RotationMessage>(&json).unwrap(),
+            license
+        );
         assert!(serde_json::from_str::<RotationMessage>(r#"{"kind":"explode"}"#).is_err());
     }
 }

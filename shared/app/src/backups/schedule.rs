@@ -11,7 +11,9 @@ use rampart_domain::connection::ConnectionStatus;
 use rampart_domain::ids::{ApplianceId, JobId, TenantId};
 use rampart_domain::jobs::{JobTarget, Operation};
 use rampart_domain::portal_protocol::BackupSchedule;
-use rampart_ports::{Clock, Condition, Item, Key, Query, Queue, SortKey, Table, TransactOp, Update};
+use rampart_ports::{
+    Clock, Condition, Item, Key, Query, Queue, SortKey, Table, TransactOp, Update,
+};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,7 +70,10 @@ pub fn move_due(
         Some(still),
     )];
     if let Some(t) = old {
-        ops.push(TransactOp::Delete(backup::due_key(t, tenant, appliance), None));
+        ops.push(TransactOp::Delete(
+            backup::due_key(t, tenant, appliance),
+            None,
+        ));
     }
     if let Some(t) = new {
         ops.push(TransactOp::Put(

@@ -16,6 +16,11 @@ pub struct DeviceAuth {
     pub timestamp: Timestamp,
     pub nonce: String,
     pub signature: String,
+    /// The address the request came from, as the HTTP layer saw it (the socket's
+    /// peer self-hosted, API Gateway's `sourceIp` on AWS), canonical (an IPv4-mapped
+    /// IPv6 address becomes the IPv4 address). Never taken from a header the
+    /// client controls (`X-Forwarded-For`).
+    pub peer: Option<std::net::IpAddr>,
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a str>, ApiError> {
@@ -51,7 +56,14 @@ impl DeviceAuth {
             timestamp: Timestamp::from_millis(timestamp),
             nonce,
             signature,
+            peer: None,
         })
+    }
+
+    /// The same headers, with the address the request came from.
+    pub fn from_peer(mut self, peer: Option<std::net::IpAddr>) -> Self {
+        self.peer = peer.map(|p| p.to_canonical());
+        self
     }
 
     /// Refuses a request whose clock is too far from ours either way.

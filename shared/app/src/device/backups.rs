@@ -118,7 +118,11 @@ impl DeviceService {
         // Only backups of the appliance's own license are reachable: the key names it.
         let item = self
             .table
-            .get(&backup::backup_key(&credential.tenant, &credential.serial, &id))
+            .get(&backup::backup_key(
+                &credential.tenant,
+                &credential.serial,
+                &id,
+            ))
             .await?
             .ok_or(ApiError::NotFound)?;
         let record = BackupRecord::try_from(&item).map_err(|e| ApiError::Unavailable(e.into()))?;

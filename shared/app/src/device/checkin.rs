@@ -10,7 +10,7 @@ use super::{DeviceAuth, DeviceService};
 use crate::error::ApiError;
 use crate::jobs::delivery;
 use crate::json_body;
-use crate::records::appliance::{FAST_POLL_UNTIL, checkin_write};
+use crate::records::appliance::{FAST_POLL_UNTIL, checkin_write, seen_from_overflow};
 use crate::records::comm_log::head_from_item;
 use crate::records::credential::Credential;
 use crate::store_keys;
@@ -35,7 +35,8 @@ impl DeviceService {
         let report_json = serde_json::to_string(&report)
             .map_err(|e| ApiError::Unavailable(anyhow::Error::new(e)))?;
         let poll = self.config.poll_interval.as_secs();
-        let (update, condition) = checkin_write(&report, report_json, now, auth.timestamp, poll);
+        let (update, condition) =
+            checkin_write(&report, report_json, now, auth.timestamp, poll, auth.peer);
         let key = store_keys::appliance(&credential.tenant, &id);
         let written = match self
             .table
@@ -48,6 +49,19 @@ impl DeviceService {
             }
             Err(e) => return Err(e.into()),
         };
+        // Only after the appliance's address changed more than MAX_SEEN_FROM times:
+        // one more write drops the oldest addresses (an idle check-in from a known
+        // address never gets here).
+        if let Some(trim) = written.as_ref().and_then(seen_from_overflow) {
+            self.table
+                .update(
+                    &key,
+                    trim,
+                    Some(rampart_ports::Condition::Exists),
+                    ReturnItem::None,
+                )
+                .await?;
+        }
         // The pending-command count rides on the appliance item, so an idle
         // appliance learns there is nothing to do from its own write; commands are
         // read only when there are some (the jobs feature queues them).

@@ -3,18 +3,18 @@
 
 use rampart_domain::Timestamp;
 use rampart_domain::backup_schedule::next_run;
-use rampart_domain::portal_protocol::BackupSchedule;
 use rampart_domain::device_protocol::{EnrollRequest, EnrollResponse};
 use rampart_domain::ids::ApplianceId;
 use rampart_domain::license::{EnrollRefusal, License};
+use rampart_domain::portal_protocol::BackupSchedule;
 use rampart_ports::{Condition, Item, StoreError, TransactOp, Update};
 
 use super::{DeviceAuth, DeviceService};
-use crate::error::ApiError;
 use crate::backups::schedule;
+use crate::error::ApiError;
 use crate::json_body;
-use crate::records::backup;
 use crate::records::appliance::ApplianceRecord;
+use crate::records::backup;
 use crate::records::credential::Credential;
 use crate::store_keys;
 

@@ -2,19 +2,36 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::http::Extensions;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::routing::post;
 use axum::{Json, Router};
 use rampart_domain::device_protocol::{
-    BACKUP_UPLOAD_PATH, BackupDownloadResponse, BackupUploadResponse, CHECKIN_PATH, CheckinResponse, CommandResultResponse, ENROLL_PATH, EnrollResponse,
-    MAX_BODY_BYTES,
+    BACKUP_UPLOAD_PATH, BackupDownloadResponse, BackupUploadResponse, CHECKIN_PATH,
+    CheckinResponse, CommandResultResponse, ENROLL_PATH, EnrollResponse, MAX_BODY_BYTES,
 };
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use super::body::json_bytes;
 use crate::device::{DeviceAuth, DeviceService};
 use crate::error::ApiError;
+
+/// The address a request came from, put in the request's extensions by a host
+/// that knows it otherwise than from the socket (on AWS, API Gateway's `sourceIp`).
+/// Self-hosted, the router is served with `ConnectInfo<SocketAddr>` instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddr(pub IpAddr);
+
+/// The peer address: the host's `PeerAddr` if it set one, else the socket's.
+fn peer_addr(extensions: &Extensions) -> Option<IpAddr> {
+    extensions.get::<PeerAddr>().map(|p| p.0).or_else(|| {
+        extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+    })
+}
 
 pub fn device_routes(svc: Arc<DeviceService>) -> axum::Router {
     Router::new()
@@ -22,7 +39,10 @@ pub fn device_routes(svc: Arc<DeviceService>) -> axum::Router {
         .route(CHECKIN_PATH, post(checkin))
         .route("/v1/device/commands/{command}/result", post(command_result))
         .route(BACKUP_UPLOAD_PATH, post(backup_upload))
-        .route("/v1/device/backups/{backup}/download", post(backup_download))
+        .route(
+            "/v1/device/backups/{backup}/download",
+            post(backup_download),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(svc)
 }
@@ -48,10 +68,12 @@ async fn checkin(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CheckinResponse>, ApiError> {
     let body = json_bytes(&headers, body, MAX_BODY_BYTES)?;
-    let auth = DeviceAuth::from_headers(&headers)?;
+    let peer = peer_addr(&extensions);
+    let auth = DeviceAuth::from_headers(&headers)?.from_peer(peer);
     let result = svc.checkin(&auth, method.as_str(), uri.path(), &body).await;
     if let Err(e) = &result {
         tracing::info!(

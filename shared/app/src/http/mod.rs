@@ -10,7 +10,7 @@ mod portal_routes;
 pub mod route_table;
 
 pub use admin_routes::{OperatorToken, admin_routes};
-pub use device_routes::device_routes;
+pub use device_routes::{PeerAddr, device_routes};
 pub use portal_routes::portal_routes;
 
 use axum::Router;

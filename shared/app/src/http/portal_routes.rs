@@ -9,10 +9,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use axum::{Extension, Json, Router};
-use rampart_domain::ids::{ApplianceId, BackupId, JobId, Serial, TenantId};
+use rampart_domain::ids::{ApplianceId, BackupId, JobId, ScanId, Serial, TenantId};
 use rampart_domain::portal_protocol::{
-    AppliancePatch, BackupSchedule, JobCancel, LoginRequest, NewJob, NewTenant, NewUser, PasswordResetConfirm,
-    PasswordResetRequest, TotpEnrollRequest, TotpRequest,
+    AppliancePatch, BackupSchedule, JobCancel, LoginRequest, NewJob, NewTenant, NewUser,
+    PasswordResetConfirm, PasswordResetRequest, TotpEnrollRequest, TotpRequest,
 };
 use rampart_domain::tenancy::Email;
 use rampart_domain::validation::Invalid;
@@ -85,6 +85,10 @@ fn handler(spec: &RouteSpec) -> MethodRouter<Svc> {
         ("PUT", "/v1/tenants/{tenant}/appliances/{appliance}/backup-schedule") => {
             put(set_backup_schedule)
         }
+        ("POST", "/v1/tenants/{tenant}/appliances/{appliance}/scans") => post(start_scan),
+        ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/scans") => get(list_scans),
+        ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/scans/{scan}") => get(scan),
+        ("GET", "/v1/scan-profile") => get(scan_profile),
         ("GET", "/v1/openapi.json") => get(super::openapi::openapi_document),
         (method, path) => panic!("route {method} {path} has no handler"),
     }
@@ -176,6 +180,12 @@ fn serial_param(p: &HashMap<String, String>) -> Result<Serial, ApiError> {
 fn backup_param(p: &HashMap<String, String>) -> Result<BackupId, ApiError> {
     p.get("backup")
         .and_then(|b| BackupId::parse(b).ok())
+        .ok_or(ApiError::NotFound)
+}
+
+fn scan_param(p: &HashMap<String, String>) -> Result<ScanId, ApiError> {
+    p.get("scan")
+        .and_then(|s| ScanId::parse(s).ok())
         .ok_or(ApiError::NotFound)
 }
 
@@ -598,4 +608,56 @@ async fn set_backup_schedule(
         .set_backup_schedule(&who, &tenant_param(&p)?, &appliance_param(&p)?, schedule)
         .await?;
     Ok(Json(view).into_response())
+}
+
+// ---- security scans --------------------------------------------------------------
+
+async fn start_scan(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    let scan = svc
+        .start_scan(&who, &tenant_param(&p)?, &appliance_param(&p)?)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(scan)).into_response())
+}
+
+async fn list_scans(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let page = svc
+        .list_scans(
+            &who,
+            &tenant_param(&p)?,
+            &appliance_param(&p)?,
+            check_limit(q.limit)?,
+            q.cursor,
+        )
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+async fn scan(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    let view = svc
+        .scan(
+            &who,
+            &tenant_param(&p)?,
+            &appliance_param(&p)?,
+            &scan_param(&p)?,
+        )
+        .await?;
+    Ok(Json(view).into_response())
+}
+
+async fn scan_profile() -> Result<Response, ApiError> {
+    Ok(Json(crate::portal::scan_profile()).into_response())
 }

@@ -122,6 +122,22 @@ pub const PORTAL_ROUTES: &[RouteSpec] = &[
         "/v1/tenants/{tenant}/appliances/{appliance}/backup-schedule",
         Access::TenantChange,
     ),
+    route(
+        "POST",
+        "/v1/tenants/{tenant}/appliances/{appliance}/scans",
+        Access::TenantChange,
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/appliances/{appliance}/scans",
+        Access::TenantRead,
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/appliances/{appliance}/scans/{scan}",
+        Access::TenantRead,
+    ),
+    route("GET", "/v1/scan-profile", Access::Session),
     route("GET", "/v1/openapi.json", Access::Public),
 ];
 

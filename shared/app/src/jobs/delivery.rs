@@ -172,8 +172,7 @@ pub async fn at_checkin(
                 if event == CommandEvent::Collected {
                     // The record keeps one sealed secret; the operation says which.
                     let sealed = cmd.sealed_pin.as_ref().map(|p| B64.encode(p));
-                    let (sealed_pin, sealed_password) = if cmd.operation.carries_sealed_password()
-                    {
+                    let (sealed_pin, sealed_password) = if cmd.operation.carries_sealed_password() {
                         (None, sealed)
                     } else {
                         (sealed, None)

@@ -58,10 +58,11 @@ impl PortalService {
             &new.backup_password,
         ) {
             (true, None) => {
-                return Err(
-                    Invalid::new("backup_password", "this operation needs the new password")
-                        .into(),
-                );
+                return Err(Invalid::new(
+                    "backup_password",
+                    "this operation needs the new password",
+                )
+                .into());
             }
             (false, Some(_)) => {
                 return Err(
@@ -219,7 +220,9 @@ impl PortalService {
                     .ok_or_else(|| {
                         Invalid::new("backup", "no such backup of this appliance's license")
                     })?;
-                *taken_at = BackupRecord::try_from(&item).map_err(malformed)?.accepted_at;
+                *taken_at = BackupRecord::try_from(&item)
+                    .map_err(malformed)?
+                    .accepted_at;
             }
             _ => {}
         }

@@ -11,6 +11,7 @@ mod comm_log;
 mod jobs;
 mod licenses;
 mod password_reset;
+mod scans;
 mod sessions;
 mod sign_in;
 mod tenants;
@@ -20,6 +21,7 @@ pub use access::Principal;
 pub use appliances::ApplianceQuery;
 pub use bootstrap::{Bootstrapped, bootstrap};
 pub use comm_log::LogOrder;
+pub use scans::scan_profile;
 
 use rampart_identity::SecretKey;
 use rampart_ports::{Clock, Mailer, Objects, Queue, Table};
@@ -64,6 +66,8 @@ pub struct PortalService {
     config: PortalConfig,
     /// Where backups are stored (downloads, deletes).
     objects: Option<Arc<dyn Objects>>,
+    /// Where requested security scans go (the `scan` queue).
+    scan_queue: Option<Arc<dyn Queue>>,
 }
 
 impl PortalService {
@@ -83,12 +87,19 @@ impl PortalService {
             totp_key: SecretKey::from_bytes(totp_key),
             config,
             objects: None,
+            scan_queue: None,
         }
     }
 
     /// The object store backups live in; without it the backup routes answer 503.
     pub fn with_objects(mut self, objects: Arc<dyn Objects>) -> Self {
         self.objects = Some(objects);
+        self
+    }
+
+    /// The queue security scans go through; without it starting a scan answers 503.
+    pub fn with_scan_queue(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.scan_queue = Some(queue);
         self
     }
 

@@ -12,6 +12,7 @@ use rampart_domain::portal_protocol::Location;
 use rampart_domain::report::CheckinReport;
 use rampart_ports::{Condition, Item, Update, Value};
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use super::{MalformedItem, malformed, required};
 use crate::store_keys;
@@ -143,15 +144,66 @@ impl ApplianceRecord {
     }
 }
 
-/// The one write of a check-in: the report, when it arrived, and the guard.
+/// Prefix of the attributes that record where check-ins came from: one attribute
+/// per distinct address (`seen_from#203.0.113.7`), holding when (ms) it was last
+/// seen. One attribute per address lets the check-in's single write record the
+/// address without reading the item first; the security scan only ever targets
+/// addresses found here (SPEC 7: the appliance's own, observed addresses).
+pub const SEEN_FROM_PREFIX: &str = "seen_from#";
+
+/// How many distinct addresses are kept; beyond that the oldest are dropped.
+pub const MAX_SEEN_FROM: usize = 8;
+
+pub fn seen_from_attr(addr: IpAddr) -> String {
+    format!("{SEEN_FROM_PREFIX}{}", addr.to_canonical())
+}
+
+/// The addresses check-ins came from, newest first, with when each was last seen.
+pub fn seen_from(item: &Item) -> Vec<(IpAddr, Timestamp)> {
+    let mut seen: Vec<(IpAddr, Timestamp)> = item
+        .attrs
+        .iter()
+        .filter_map(|(name, value)| {
+            let addr = name
+                .strip_prefix(SEEN_FROM_PREFIX)?
+                .parse::<IpAddr>()
+                .ok()?;
+            Some((addr, Timestamp::from_millis(value.as_i64()?)))
+        })
+        .collect();
+    seen.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    seen
+}
+
+/// The attribute removals that keep the newest `MAX_SEEN_FROM` addresses, if the
+/// item holds more (only after the appliance's address changed that often).
+pub fn seen_from_overflow(item: &Item) -> Option<Update> {
+    let seen = seen_from(item);
+    if seen.len() <= MAX_SEEN_FROM {
+        return None;
+    }
+    let mut u = Update::new();
+    for (addr, _) in &seen[MAX_SEEN_FROM..] {
+        u = u.remove(&seen_from_attr(*addr));
+    }
+    Some(u)
+}
+
+/// The one write of a check-in: the report, when it arrived, where it came from,
+/// and the guard.
 pub fn checkin_write(
     report: &CheckinReport,
     report_json: String,
     now: Timestamp,
     request_ts: Timestamp,
     poll_interval_secs: u64,
+    peer: Option<IpAddr>,
 ) -> (Update, Condition) {
-    let update = Update::new()
+    let mut update = Update::new();
+    if let Some(peer) = peer {
+        update = update.set(&seen_from_attr(peer), now.millis());
+    }
+    let update = update
         .set("hostname", report.hostname.as_str())
         .set("model", report.model.as_str())
         .set("firmware", report.firmware.to_string())
@@ -283,6 +335,7 @@ mod tests {
             Timestamp::from_secs(20),
             Timestamp::from_millis(19_500),
             30,
+            Some("::ffff:203.0.113.7".parse().unwrap()),
         );
         assert_eq!(
             cond,
@@ -300,5 +353,24 @@ mod tests {
         assert_eq!(back.hostname, "fw2");
         assert_eq!(back.last_checkin, Some(Timestamp::from_secs(20)));
         assert_eq!(back.poll_interval_secs, 30);
+        assert_eq!(
+            seen_from(&item),
+            vec![("203.0.113.7".parse().unwrap(), Timestamp::from_secs(20))]
+        );
+    }
+
+    #[test]
+    fn seen_from_keeps_the_newest_addresses() {
+        let mut item = record().enrollment_item(Timestamp::from_secs(10));
+        for i in 0..(MAX_SEEN_FROM as u8 + 2) {
+            let addr: IpAddr = format!("198.51.100.{i}").parse().unwrap();
+            item.attrs
+                .insert(seen_from_attr(addr), Value::from(i64::from(i) * 1000));
+        }
+        let trim = seen_from_overflow(&item).unwrap();
+        assert_eq!(trim.remove.len(), 2);
+        assert!(trim.remove.contains(&"seen_from#198.51.100.0".to_owned()));
+        assert!(trim.remove.contains(&"seen_from#198.51.100.1".to_owned()));
+        assert_eq!(seen_from(&item)[0].0.to_string(), "198.51.100.9");
     }
 }

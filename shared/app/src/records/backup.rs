@@ -78,7 +78,10 @@ pub fn parse_registry_sort(sk: &str) -> Option<(TenantId, Serial)> {
 pub const DUE_PARTITION: &str = "BACKUPDUE";
 
 pub fn due_key(due: Timestamp, tenant: &TenantId, appliance: &ApplianceId) -> Key {
-    Key::new(DUE_PARTITION, format!("{}#{tenant}#{appliance}", due_sort(due)))
+    Key::new(
+        DUE_PARTITION,
+        format!("{}#{tenant}#{appliance}", due_sort(due)),
+    )
 }
 
 /// The sort-key prefix up to and including `due`, for "everything due by then".
@@ -149,7 +152,11 @@ impl From<&BackupRecord> for Item {
     }
 }
 
-fn number<T: TryFrom<i64>>(item: &Item, record: &'static str, name: &str) -> Result<T, MalformedItem> {
+fn number<T: TryFrom<i64>>(
+    item: &Item,
+    record: &'static str,
+    name: &str,
+) -> Result<T, MalformedItem> {
     item.i64(name)
         .and_then(|n| T::try_from(n).ok())
         .ok_or_else(|| malformed(record, format!("missing or bad {name}")))
@@ -281,7 +288,10 @@ mod tests {
     fn object_keys_name_tenant_license_and_backup() {
         let id = BackupId::new(1_764_000_000_000, [1, 2, 3, 4]);
         let key = object_key(&tenant(), &serial(), &id);
-        assert_eq!(key, "backups/100001.sms/A1B2C3D4/bk_176400000000001020304.rbk");
+        assert_eq!(
+            key,
+            "backups/100001.sms/A1B2C3D4/bk_176400000000001020304.rbk"
+        );
         assert!(rampart_ports::objects::validate_object_key(&key).is_ok());
         assert_eq!(parse_object_key(&key), Some((tenant(), serial(), id)));
         for bad in [
