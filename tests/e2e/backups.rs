@@ -144,7 +144,7 @@ async fn backup_list_and_restore(backend: Backend) {
         let list = &list;
         let path = backups_path.clone();
         async move {
-            for _ in 0..150 {
+            for _ in 0..900 {
                 let items = list(path.clone()).await;
                 if items.len() >= n {
                     return items;
@@ -331,7 +331,7 @@ async fn backup_list_and_restore(backend: Backend) {
     let bogus_key = rampart_app::records::backup::object_key(&tenant, &serial, &bogus);
     app.objects.put(&bogus_key, garbage).await.unwrap();
     let mut refused = false;
-    for _ in 0..150 {
+    for _ in 0..900 {
         if app.objects.head(&bogus_key).await.unwrap().is_none() {
             refused = true;
             break;

@@ -188,14 +188,15 @@ async fn tag_job_over_a_fleet(backend: Backend) {
     let _ = app.clock.now();
 }
 
-/// Polls the job until it is finished (at most 60 s), calling `tick` each round.
+/// Polls the job until it is finished (at most 3 minutes: a loaded CI machine runs
+/// many tests at once), calling `tick` each round.
 pub(crate) async fn wait_finished(
     app: &rampart_tests::portal_harness::PortalApp,
     token: &str,
     job: &str,
     tick: impl Fn(),
 ) -> Value {
-    for _ in 0..300 {
+    for _ in 0..900 {
         let a = app
             .call(
                 "GET",

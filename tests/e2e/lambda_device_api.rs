@@ -150,6 +150,21 @@ async fn device_api_handler_serves_api_gateway_events_on_the_emulator() {
     let fleet = admin.fleet().await.unwrap();
     assert_eq!(fleet.len(), 1);
     assert_eq!(fleet[0].cpu_percent, Some(3.5));
+    // The check-in recorded where it came from: API Gateway's sourceIp.
+    let item = resources
+        .table(&clients, Arc::new(SystemClock))
+        .get(&rampart_app::store_keys::appliance(
+            &TenantId::parse("654321.sms").unwrap(),
+            &rampart_domain::ids::ApplianceId::parse(&id).unwrap(),
+        ))
+        .await
+        .unwrap()
+        .expect("the appliance item");
+    let seen: Vec<String> = rampart_app::records::appliance::seen_from(&item)
+        .into_iter()
+        .map(|(a, _)| a.to_string())
+        .collect();
+    assert_eq!(seen, vec!["203.0.113.9".to_owned()]);
 
     // Bad input through the same path: JSON errors with stable codes.
     let (status, body) = invoke(

@@ -5,7 +5,9 @@
 //! those ports open, with the operator allow-list for that one /32. Without the
 //! allow-list the address is refused as special-purpose (loopback) and nothing is
 //! scanned; an address reported but never seen is not scanned; a second scan while
-//! one is queued is refused; so is a scan the appliance's authorization forbids.
+//! one is queued is refused; so is a scan the appliance's authorization forbids,
+//! and one past the tenant's hourly limit. An `X-Forwarded-For` header naming
+//! another address does not make the console believe it saw that address.
 //! Only loopback addresses are ever connected to.
 
 use chrono::{Duration as ChronoDuration, Utc};
@@ -18,7 +20,7 @@ use rampart_domain::license::NewLicense;
 use rampart_domain::portal_protocol::{ScanProfileView, ScanView};
 use rampart_domain::report::CheckinReport;
 use rampart_domain::tenancy::{Role, TenantKind};
-use rampart_ports::Clock;
+use rampart_ports::{Clock, Item, Table};
 use rampart_scanner::{AllowList, Profile};
 use rampart_tests::device_harness::Backend;
 use rampart_tests::portal_harness::{PortalApp, spawn_portal};
@@ -57,6 +59,7 @@ async fn appliance(
     serial: &str,
     seed: u8,
     from: IpAddr,
+    claims: Option<IpAddr>,
     report: &CheckinReport,
 ) -> String {
     let (_, secret) = app
@@ -71,8 +74,14 @@ async fn appliance(
         .await
         .expect("license");
     // The appliance's requests leave from `from`: the console sees that address.
+    // A forwarded-for header claims another address: the console must not believe it.
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(claimed) = claims {
+        headers.insert("x-forwarded-for", claimed.to_string().parse().unwrap());
+    }
     let http = reqwest::Client::builder()
         .local_address(from)
+        .default_headers(headers)
         .build()
         .unwrap();
     let mut client = DeviceClient::new(
@@ -153,7 +162,17 @@ async fn scans_end_to_end(backend: Backend) {
         {"name": "wan1", "addresses": [unseen.to_string()], "public": true},
         {"name": "lan0", "addresses": ["192.168.1.1"], "public": false}
     ]);
-    let id = appliance(&app, "SCAN0001", 31, seen.into(), &report(interfaces, true)).await;
+    // The appliance claims (X-Forwarded-For) to come from `unseen` as well: wan1
+    // must still count as never seen.
+    let id = appliance(
+        &app,
+        "SCAN0001",
+        31,
+        seen.into(),
+        Some(unseen.into()),
+        &report(interfaces, true),
+    )
+    .await;
     let scans_path = format!("/v1/tenants/{TENANT}/appliances/{id}/scans");
 
     // Started, then a second one is refused while the first is queued.
@@ -233,6 +252,27 @@ async fn scans_end_to_end(backend: Backend) {
     assert_eq!(page.body["items"].as_array().unwrap().len(), 1);
     assert!(page.body["next_cursor"].is_string());
 
+    // The tenant's hourly limit: with the hour's counter at the limit, refused
+    // with 429, and nothing is queued or locked.
+    let now = app.clock.now();
+    app.counting
+        .put(
+            Item::new(rampart_app::records::scan::rate_key(
+                &TenantId::parse(TENANT).unwrap(),
+                now,
+            ))
+            .with("count", rampart_app::scans::SCANS_PER_HOUR)
+            .with("ttl", now.millis() / 1000 + 7200),
+            None,
+        )
+        .await
+        .unwrap();
+    let limited = call("POST", scans_path.clone()).await;
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert_eq!(limited.body["error"]["code"], "too_many_scans");
+    let list = call("GET", scans_path.clone()).await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 2);
+
     // The appliance forbids security scans: refused before anything is stored.
     let other_ip = random_loopback(79);
     let forbidden = appliance(
@@ -240,6 +280,7 @@ async fn scans_end_to_end(backend: Backend) {
         "SCAN0002",
         32,
         other_ip.into(),
+        None,
         &report(
             json!([{"name": "wan0", "addresses": [other_ip.to_string()], "public": true}]),
             false,
