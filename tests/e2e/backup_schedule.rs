@@ -15,7 +15,7 @@ use rampart_domain::backup::{BackupPoint, RotationPolicy, plan};
 use rampart_domain::ids::{ApplianceId, BackupId, Serial, TenantId};
 use rampart_domain::jobs::Operation;
 use rampart_domain::tenancy::{Role, TenantKind};
-use rampart_ports::{Clock, Item, Query, ReturnItem, SortKey, Table, Update};
+use rampart_ports::{Clock, Item, Query, Queue, ReturnItem, SortKey, Table, Update};
 use rampart_tests::device_harness::Backend;
 use rampart_tests::portal_harness::{PortalApp, spawn_portal};
 use serde_json::json;
@@ -31,13 +31,11 @@ fn tenant() -> TenantId {
     TenantId::parse(TENANT).unwrap()
 }
 
-/// Every message on the jobs queue, as dispatch messages.
-async fn drain_jobs(app: &PortalApp) -> Vec<DispatchMessage> {
+/// Every message on `queue` (deleted as read).
+async fn drain(queue: &dyn Queue) -> Vec<String> {
     let mut out = Vec::new();
     loop {
-        let batch = app
-            .queues
-            .jobs
+        let batch = queue
             .receive(10, Duration::from_millis(300), Duration::from_secs(30))
             .await
             .unwrap();
@@ -45,10 +43,19 @@ async fn drain_jobs(app: &PortalApp) -> Vec<DispatchMessage> {
             return out;
         }
         for m in batch {
-            out.push(DispatchMessage::parse(&m.body).unwrap());
-            app.queues.jobs.delete(&m.receipt).await.unwrap();
+            queue.delete(&m.receipt).await.unwrap();
+            out.push(m.body);
         }
     }
+}
+
+/// Every message on the jobs queue, as dispatch messages.
+async fn drain_jobs(app: &PortalApp) -> Vec<DispatchMessage> {
+    drain(&*app.queues.jobs)
+        .await
+        .iter()
+        .map(|body| DispatchMessage::parse(body).unwrap())
+        .collect()
 }
 
 async fn mark_checked_in(app: &PortalApp, id: &ApplianceId) {
@@ -221,26 +228,6 @@ async fn seed_backups(app: &PortalApp) -> Vec<(Serial, Vec<BackupRecord>)> {
     all
 }
 
-/// Every message on the rotation queue (deleted as read).
-async fn drain_rotation(app: &PortalApp) -> Vec<String> {
-    let mut out = Vec::new();
-    loop {
-        let batch = app
-            .queues
-            .rotation
-            .receive(10, Duration::from_millis(300), Duration::from_secs(30))
-            .await
-            .unwrap();
-        if batch.is_empty() {
-            return out;
-        }
-        for m in batch {
-            app.queues.rotation.delete(&m.receipt).await.unwrap();
-            out.push(m.body);
-        }
-    }
-}
-
 async fn sweep_interrupted_and_run_again(backend: Backend) {
     let app = spawn_portal(backend).await;
     let seeded = seed_backups(&app).await;
@@ -248,7 +235,7 @@ async fn sweep_interrupted_and_run_again(backend: Backend) {
 
     // The sweep fans out one message per license.
     app.backups.rotation_message(&sweep).await.unwrap();
-    let fanned = drain_rotation(&app).await;
+    let fanned = drain(&*app.queues.rotation).await;
     assert_eq!(fanned.len(), LICENSES, "{fanned:?}");
     // Interrupted: only the first half of the licenses is rotated...
     for body in &fanned[..LICENSES / 2] {
@@ -256,7 +243,7 @@ async fn sweep_interrupted_and_run_again(backend: Backend) {
     }
     // ... then the whole sweep runs again from the start, every message twice.
     app.backups.rotation_message(&sweep).await.unwrap();
-    for body in drain_rotation(&app).await {
+    for body in drain(&*app.queues.rotation).await {
         app.backups.rotation_message(&body).await.unwrap();
         app.backups.rotation_message(&body).await.unwrap();
     }

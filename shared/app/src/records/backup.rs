@@ -20,7 +20,7 @@ use rampart_domain::ids::{ApplianceId, BackupId, JobId, Serial, TenantId};
 use rampart_domain::portal_protocol::BackupView;
 use rampart_ports::{Item, Key};
 
-use super::{MalformedItem, malformed, required};
+use super::{MalformedItem, malformed, required, tenant_of};
 use crate::store_keys;
 
 const R: &str = "backup";
@@ -166,12 +166,7 @@ impl TryFrom<&Item> for BackupRecord {
     type Error = MalformedItem;
 
     fn try_from(item: &Item) -> Result<Self, MalformedItem> {
-        let tenant = item
-            .key
-            .pk
-            .strip_prefix("TENANT#")
-            .and_then(|t| TenantId::parse(t).ok())
-            .ok_or_else(|| malformed(R, "key"))?;
+        let tenant = tenant_of(item, R)?;
         let (serial, id) = item
             .key
             .sk
@@ -236,12 +231,7 @@ impl TryFrom<&Item> for UploadGrant {
     type Error = MalformedItem;
 
     fn try_from(item: &Item) -> Result<Self, MalformedItem> {
-        let tenant = item
-            .key
-            .pk
-            .strip_prefix("TENANT#")
-            .and_then(|t| TenantId::parse(t).ok())
-            .ok_or_else(|| malformed(G, "key"))?;
+        let tenant = tenant_of(item, G)?;
         let id = item
             .key
             .sk

@@ -33,6 +33,18 @@ pub(crate) fn required<'a>(
     })
 }
 
+/// The tenant of an item under a tenant's partition (`TENANT#<tenant>`).
+pub(crate) fn tenant_of(
+    item: &Item,
+    record: &'static str,
+) -> Result<rampart_domain::ids::TenantId, MalformedItem> {
+    item.key
+        .pk
+        .strip_prefix("TENANT#")
+        .and_then(|t| rampart_domain::ids::TenantId::parse(t).ok())
+        .ok_or_else(|| malformed(record, "key"))
+}
+
 pub(crate) fn malformed(record: &'static str, what: impl std::fmt::Display) -> MalformedItem {
     MalformedItem {
         record,

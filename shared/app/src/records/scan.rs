@@ -10,7 +10,7 @@ use rampart_domain::ids::{ApplianceId, ScanId, TenantId};
 use rampart_domain::portal_protocol::{ScanResultView, ScanState, ScanView};
 use rampart_ports::{Item, Key};
 
-use super::{MalformedItem, malformed, required};
+use super::{MalformedItem, malformed, required, tenant_of};
 use crate::store_keys::tenant_partition;
 
 const R: &str = "scan";
@@ -102,11 +102,7 @@ impl TryFrom<&Item> for ScanRecord {
     type Error = MalformedItem;
 
     fn try_from(item: &Item) -> Result<Self, MalformedItem> {
-        let tenant = item
-            .key
-            .pk
-            .strip_prefix("TENANT#")
-            .ok_or_else(|| malformed(R, "key"))?;
+        let tenant = tenant_of(item, R)?;
         let (appliance, id) = item
             .key
             .sk
@@ -114,7 +110,7 @@ impl TryFrom<&Item> for ScanRecord {
             .and_then(|rest| rest.split_once('#'))
             .ok_or_else(|| malformed(R, "key"))?;
         Ok(ScanRecord {
-            tenant: TenantId::parse(tenant).map_err(|e| malformed(R, e))?,
+            tenant,
             appliance: ApplianceId::parse(appliance).map_err(|e| malformed(R, e))?,
             id: ScanId::parse(id).map_err(|e| malformed(R, e))?,
             profile: required(item, R, "profile")?.to_owned(),
