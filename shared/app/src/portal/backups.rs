@@ -17,6 +17,7 @@ use super::access::Principal;
 use super::{PortalService, malformed, page_limit, page_of};
 use crate::backups::schedule::{DUE_ATTR, move_due, schedule_of};
 use crate::error::ApiError;
+use crate::records::appliance::ApplianceRecord;
 use crate::records::backup::{self, BackupRecord};
 use crate::store_keys;
 
@@ -130,7 +131,10 @@ impl PortalService {
         self.authorize_tenant(who, tenant).await?;
         who.require_change()?;
         schedule.validate()?;
-        let record = self.appliance_record(tenant, appliance).await?;
+        // One read serves the authorization, the offset and the current due time.
+        let key = store_keys::appliance(tenant, appliance);
+        let item = self.table.get(&key).await?.ok_or(ApiError::NotFound)?;
+        let record = ApplianceRecord::try_from(&item).map_err(malformed)?;
         if let Some(report) = &record.report
             && !report.authorizations.cloud_backup
         {
@@ -143,8 +147,6 @@ impl PortalService {
             .as_ref()
             .and_then(|r| r.utc_offset_minutes)
             .unwrap_or(0);
-        let key = store_keys::appliance(tenant, appliance);
-        let item = self.table.get(&key).await?.ok_or(ApiError::NotFound)?;
         let old = item
             .i64(DUE_ATTR)
             .map(rampart_domain::Timestamp::from_millis);
@@ -162,14 +164,17 @@ impl PortalService {
             }
             Err(e) => return Err(e.into()),
         }
-        let item = self.table.get(&key).await?.ok_or(ApiError::NotFound)?;
-        Ok(schedule_view(&item))
+        Ok(BackupScheduleView {
+            schedule,
+            utc_offset_minutes: offset,
+            next_run: new.map(|t| t.to_rfc3339()),
+        })
     }
 }
 
 fn schedule_view(item: &rampart_ports::Item) -> BackupScheduleView {
     let schedule = schedule_of(item);
-    let offset = crate::records::appliance::ApplianceRecord::try_from(item)
+    let offset = ApplianceRecord::try_from(item)
         .ok()
         .and_then(|r| r.report)
         .and_then(|r| r.utc_offset_minutes)
