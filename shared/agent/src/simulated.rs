@@ -4,7 +4,7 @@
 
 use rampart_domain::firmware::FirmwareVersion;
 use rampart_domain::ids::Serial;
-use rampart_domain::report::{AppState, Authorizations, CheckinReport, Interface};
+use rampart_domain::report::{ActiveFeatures, AppState, Authorizations, CheckinReport, Interface};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -155,6 +155,11 @@ impl SimulatedAppliance {
             config_version: 0,
             utc_offset_minutes: Some(self.utc_offset_minutes),
             backup_password_generation: self.backup_password_generation,
+            // VPN and Cloud Shield come on as profiles are applied (SPEC 8).
+            features: ActiveFeatures {
+                report: self.authorizations.status,
+                ..ActiveFeatures::default()
+            },
         }
     }
 

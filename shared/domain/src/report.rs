@@ -55,6 +55,19 @@ pub struct Authorizations {
     pub vpn_configuration: bool,
 }
 
+/// Features the appliance reports as active right now (the status icons of SPEC
+/// 4.2 show them, greyed when off). The appliance turns VPN and Cloud Shield on or
+/// off as it applies profile sections (SPEC 8); reporting is its own setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActiveFeatures {
+    /// The appliance sends its regular reports.
+    pub report: bool,
+    /// At least one VPN connection is configured and enabled.
+    pub vpn: bool,
+    pub cloud_shield: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClusterSync {
@@ -98,6 +111,8 @@ pub struct CheckinReport {
     /// The generation of the backup password the appliance holds (0: none set yet).
     #[serde(default)]
     pub backup_password_generation: u32,
+    #[serde(default)]
+    pub features: ActiveFeatures,
 }
 
 /// The widest UTC offsets in use (UTC-12:00 to UTC+14:00).
