@@ -11,6 +11,7 @@ pub mod scan;
 pub mod session;
 pub mod tenant;
 pub mod user;
+pub mod vpn_reference;
 
 use rampart_ports::Item;
 
