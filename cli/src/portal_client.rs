@@ -712,6 +712,58 @@ impl PortalClient {
         let url = self.url(&["v1", "scan-profile"]);
         self.json(self.request(Method::GET, url)).await
     }
+
+    /// `GET /v1/tenants/{tenant}/appliances/{appliance}/status-history`.
+    pub async fn status_history(
+        &self,
+        tenant: &TenantId,
+        appliance: &ApplianceId,
+        q: &HistoryQuery,
+    ) -> Result<rampart_domain::status_history::StatusHistoryView, PortalError> {
+        let url = self.status_history_url(tenant, appliance, q);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// The URL [`Self::status_history`] requests (exposed for tests).
+    pub fn status_history_url(
+        &self,
+        tenant: &TenantId,
+        appliance: &ApplianceId,
+        q: &HistoryQuery,
+    ) -> Url {
+        let mut url = self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "appliances",
+            appliance.as_str(),
+            "status-history",
+        ]);
+        let points = q.points.map(|p| p.to_string());
+        let pairs = [
+            ("since", q.since.as_deref()),
+            ("until", q.until.as_deref()),
+            ("points", points.as_deref()),
+        ];
+        if pairs.iter().any(|(_, v)| v.is_some()) {
+            let mut qp = url.query_pairs_mut();
+            for (k, v) in pairs {
+                if let Some(v) = v {
+                    qp.append_pair(k, v);
+                }
+            }
+        }
+        url
+    }
+}
+
+/// The range of a status-history request (RFC 3339 times; the console's
+/// defaults when left out).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub points: Option<u32>,
 }
 
 /// Adds `limit`, `cursor` and `order` (when given) as query parameters.

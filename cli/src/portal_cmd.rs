@@ -211,6 +211,8 @@ pub enum AppliancesCommand {
     },
     /// Change an appliance's name, tags, location or inventory fields.
     Set(ApplianceSetArgs),
+    /// CPU, memory and disk over time (kept 30 days): a table, or a PNG chart.
+    Status(crate::history_cmd::StatusArgs),
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -741,6 +743,7 @@ pub async fn appliances(
             }
             Ok(())
         }
+        AppliancesCommand::Status(a) => crate::history_cmd::status(&s, opts, a, out).await,
     }
 }
 

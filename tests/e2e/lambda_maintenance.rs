@@ -85,7 +85,7 @@ async fn maintenance_handler_times_out_uncollected_commands_and_finishes_jobs() 
         .await
         .unwrap();
     assert_eq!(
-        serde_json::to_value(report).unwrap(),
+        without_history(serde_json::to_value(report).unwrap()),
         json!({"open_jobs": 1, "timed_out": 0, "jobs_finished": 0,
                "backups": {"due": 0, "jobs_created": 0, "offline": 0}})
     );
@@ -101,7 +101,7 @@ async fn maintenance_handler_times_out_uncollected_commands_and_finishes_jobs() 
         .await
         .unwrap();
     assert_eq!(
-        serde_json::to_value(report).unwrap(),
+        without_history(serde_json::to_value(report).unwrap()),
         json!({"open_jobs": 1, "timed_out": 1, "jobs_finished": 1,
                "backups": {"due": 0, "jobs_created": 0, "offline": 0}}),
         "the function's JSON result"
@@ -151,4 +151,15 @@ async fn maintenance_handler_times_out_uncollected_commands_and_finishes_jobs() 
         0,
         "a second sweep changes no count"
     );
+}
+
+/// The report without the hourly status-history compaction, whose `ran` depends
+/// on where in the clock hour the test happens to start.
+fn without_history(mut report: serde_json::Value) -> serde_json::Value {
+    let history = report
+        .as_object_mut()
+        .and_then(|r| r.remove("status_history"))
+        .expect("the report has status_history");
+    assert_eq!(history["samples_moved"], 0, "{history}");
+    report
 }

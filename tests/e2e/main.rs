@@ -20,5 +20,6 @@ mod runtime;
 mod scans;
 mod serve;
 mod serve_scans;
+mod status_history;
 mod template;
 mod tenant_walls;

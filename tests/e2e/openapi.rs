@@ -1870,3 +1870,50 @@ async fn scan_messages_match_their_schemas() {
         s.check_json("ErrorBody", &error_body(e).await);
     }
 }
+
+#[tokio::test]
+async fn status_history_matches_its_schema() {
+    use rampart_domain::status_history::{
+        HistoryRange, RangeRefusal, StatusHistoryView, StatusSample, downsample,
+    };
+    let s = Schemas::load();
+    let now = Timestamp::from_millis(1_764_072_000_000);
+    let samples: Vec<StatusSample> = (0..120)
+        .map(|m| {
+            StatusSample::at(
+                now.minus(std::time::Duration::from_secs(60 * m)),
+                f64::from(m as u32 % 101),
+                100.0,
+                0.0,
+            )
+        })
+        .collect();
+    for points in [1, 7, 2000] {
+        let range = HistoryRange::new(
+            now.minus(std::time::Duration::from_secs(3 * 3600)),
+            now,
+            points,
+            now,
+        )
+        .unwrap();
+        let view = StatusHistoryView {
+            since: range.since().to_rfc3339(),
+            until: range.until().to_rfc3339(),
+            bucket_secs: (range.bucket_width_ms() / 1000) as u64,
+            points: downsample(&samples, &range),
+        };
+        assert!(!view.points.is_empty());
+        s.check_json("StatusHistoryView", &json!(view));
+    }
+    s.refuses(
+        "StatusHistoryView",
+        &json!({"since": "x", "until": "y", "bucket_secs": 60, "points": [{}]}),
+    );
+    for e in [
+        RangeRefusal::Empty,
+        RangeRefusal::BeforeRetention,
+        RangeRefusal::Points,
+    ] {
+        s.check_json("ErrorBody", &error_body(ApiError::HistoryRange(e)).await);
+    }
+}

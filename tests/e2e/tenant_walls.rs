@@ -282,6 +282,22 @@ async fn walls_hold(backend: Backend) {
         checked >= 10,
         "the route table was walked ({checked} routes)"
     );
+    // Status history is read under the path's tenant only: the target's
+    // appliance id under the sibling's own tenant finds nothing.
+    let a = w
+        .app
+        .call(
+            "GET",
+            &format!(
+                "/v1/tenants/{SIBLING}/appliances/{}/status-history",
+                w.appliance
+            ),
+            Some(&w.tokens["sibling-admin"]),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 404, "{}", a.body);
+    assert_eq!(a.body["error"]["code"], "not_found");
 
     // Lists never include another tenant.
     let a = w

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rampart_domain::device_protocol::{ErrorBody, ErrorDetail};
 use rampart_domain::license::EnrollRefusal;
+use rampart_domain::status_history::RangeRefusal;
 use rampart_domain::validation::Invalid;
 use rampart_ports::StoreError;
 
@@ -71,6 +72,8 @@ pub enum ApiError {
     ScanRunning,
     #[error("too many security scans for this tenant: try again in {retry_after_secs} s")]
     TooManyScans { retry_after_secs: i64 },
+    #[error("{0}")]
+    HistoryRange(rampart_domain::status_history::RangeRefusal),
     #[error("storage is unavailable, retry later")]
     Unavailable(#[source] anyhow::Error),
 }
@@ -112,6 +115,9 @@ impl ApiError {
             ApiError::BackupPassword(r) => r.code(),
             ApiError::ScanRunning => "scan_running",
             ApiError::TooManyScans { .. } => "too_many_scans",
+            ApiError::HistoryRange(RangeRefusal::Empty) => "empty_range",
+            ApiError::HistoryRange(RangeRefusal::BeforeRetention) => "range_before_retention",
+            ApiError::HistoryRange(RangeRefusal::Points) => "invalid_points",
             ApiError::Unavailable(_) => "unavailable",
         }
     }
@@ -154,6 +160,7 @@ impl ApiError {
             ApiError::BackupPassword(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ScanRunning => StatusCode::CONFLICT,
             ApiError::TooManyScans { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::HistoryRange(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -16,6 +16,7 @@ pub mod queues;
 pub mod records;
 pub mod scans;
 pub mod schedules;
+pub mod status_history;
 pub mod store_keys;
 
 pub use error::ApiError;

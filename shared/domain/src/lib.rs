@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod license;
 pub mod portal_protocol;
 pub mod report;
+pub mod status_history;
 pub mod tenancy;
 pub mod time;
 pub mod validation;

@@ -14,6 +14,7 @@ use rampart_domain::portal_protocol::{
     AppliancePatch, BackupSchedule, JobCancel, LoginRequest, NewJob, NewTenant, NewUser,
     PasswordResetConfirm, PasswordResetRequest, TotpEnrollRequest, TotpRequest,
 };
+use rampart_domain::Timestamp;
 use rampart_domain::tenancy::Email;
 use rampart_domain::validation::Invalid;
 use serde::Deserialize;
@@ -88,6 +89,9 @@ fn handler(spec: &RouteSpec) -> MethodRouter<Svc> {
         ("POST", "/v1/tenants/{tenant}/appliances/{appliance}/scans") => post(start_scan),
         ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/scans") => get(list_scans),
         ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/scans/{scan}") => get(scan),
+        ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/status-history") => {
+            get(status_history)
+        }
         ("GET", "/v1/scan-profile") => get(scan_profile),
         ("GET", "/v1/openapi.json") => get(super::openapi::openapi_document),
         (method, path) => panic!("route {method} {path} has no handler"),
@@ -660,4 +664,44 @@ async fn scan(
 
 async fn scan_profile() -> Result<Response, ApiError> {
     Ok(Json(crate::portal::scan_profile()).into_response())
+}
+
+// ---- status history --------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryParams {
+    since: Option<String>,
+    until: Option<String>,
+    points: Option<u32>,
+}
+
+fn time_param(field: &'static str, v: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    let Some(v) = v else { return Ok(None) };
+    let invalid = || Invalid::new(field, "an RFC 3339 time, e.g. 2026-12-01T00:00:00Z");
+    if v.len() > 64 {
+        return Err(invalid().into());
+    }
+    let t = chrono::DateTime::parse_from_rfc3339(v).map_err(|_| invalid())?;
+    Ok(Some(Timestamp::from_millis(t.timestamp_millis())))
+}
+
+async fn status_history(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<HistoryParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let view = svc
+        .status_history(
+            &who,
+            &tenant_param(&p)?,
+            &appliance_param(&p)?,
+            time_param("since", q.since.as_deref())?,
+            time_param("until", q.until.as_deref())?,
+            q.points,
+        )
+        .await?;
+    Ok(Json(view).into_response())
 }

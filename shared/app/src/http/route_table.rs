@@ -137,6 +137,11 @@ pub const PORTAL_ROUTES: &[RouteSpec] = &[
         "/v1/tenants/{tenant}/appliances/{appliance}/scans/{scan}",
         Access::TenantRead,
     ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/appliances/{appliance}/status-history",
+        Access::TenantRead,
+    ),
     route("GET", "/v1/scan-profile", Access::Session),
     route("GET", "/v1/openapi.json", Access::Public),
 ];

@@ -1,6 +1,7 @@
 //! The `maintenance` function's job work: commands that were not collected or not
 //! answered in time time out even if their appliance never checks in again, and a
-//! job whose commands have all finished is marked finished. Runs on a schedule
+//! job whose commands have all finished is marked finished; once an hour the
+//! status history is compacted. Runs on a schedule
 //! (EventBridge on AWS, a timer self-hosted).
 
 use rampart_domain::comm_log::{Direction, LogFields, LogStatus};
@@ -16,6 +17,7 @@ use crate::backups::schedule::{ScheduleReport, ScheduledBackups};
 use crate::error::ApiError;
 use crate::records::command::CommandRecord;
 use crate::records::job::JobRecord;
+use crate::status_history::{CompactionReport, StatusCompaction};
 use crate::store_keys;
 
 /// How often the sweep runs (the schedule in template.yaml says the same).
@@ -29,6 +31,8 @@ pub struct SweepReport {
     pub jobs_finished: u32,
     /// Regular backups whose time had come (see `backups::schedule`).
     pub backups: ScheduleReport,
+    /// The hourly status-history compaction (see `status_history`).
+    pub status_history: CompactionReport,
 }
 
 pub struct Maintenance {
@@ -90,6 +94,9 @@ impl Maintenance {
         if let Some(scheduled) = &self.scheduled_backups {
             report.backups = scheduled.run_due().await?;
         }
+        report.status_history = StatusCompaction::new(self.table.clone(), self.clock.clone())
+            .run_if_due()
+            .await?;
         if report.timed_out > 0 || report.jobs_finished > 0 || report.backups.due > 0 {
             tracing::info!(?report, "maintenance sweep");
         }

@@ -14,6 +14,7 @@ mod password_reset;
 mod scans;
 mod sessions;
 mod sign_in;
+mod status_history;
 mod tenants;
 mod users;
 

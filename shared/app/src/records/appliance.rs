@@ -190,7 +190,7 @@ pub fn seen_from_overflow(item: &Item) -> Option<Update> {
 }
 
 /// The one write of a check-in: the report, when it arrived, where it came from,
-/// and the guard.
+/// this minute's status-history sample, and the guard.
 pub fn checkin_write(
     report: &CheckinReport,
     report_json: String,
@@ -199,7 +199,8 @@ pub fn checkin_write(
     poll_interval_secs: u64,
     peer: Option<IpAddr>,
 ) -> (Update, Condition) {
-    let mut update = Update::new();
+    let (sample_attr, sample) = super::status_history::pending_write(report, now);
+    let mut update = Update::new().set(&sample_attr, sample);
     if let Some(peer) = peer {
         update = update.set(&seen_from_attr(peer), now.millis());
     }
@@ -357,6 +358,10 @@ mod tests {
             seen_from(&item),
             vec![("203.0.113.7".parse().unwrap(), Timestamp::from_secs(20))]
         );
+        let history = super::super::status_history::pending_samples(&item);
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].sample.time(), Timestamp::from_secs(0));
+        assert_eq!(history[0].sample.cpu, 1.0);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod job;
 pub mod license;
 pub mod scan;
 pub mod session;
+pub mod status_history;
 pub mod tenant;
 pub mod user;
 pub mod vpn_reference;
