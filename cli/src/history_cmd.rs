@@ -63,7 +63,9 @@ impl FromStr for When {
         chrono::DateTime::parse_from_rfc3339(s)
             .map(|t| When::At(t.with_timezone(&chrono::Utc)))
             .map_err(|_| {
-                format!("{s:?}: give an age (30m, 12h, 7d) or an RFC 3339 time (2026-12-01T08:00:00Z)")
+                format!(
+                    "{s:?}: give an age (30m, 12h, 7d) or an RFC 3339 time (2026-12-01T08:00:00Z)"
+                )
             })
     }
 }
@@ -88,10 +90,7 @@ pub fn history_query(a: &StatusArgs, now: chrono::DateTime<chrono::Utc>) -> Hist
     HistoryQuery {
         since: Some(a.since.resolve(now)),
         until: a.until.as_ref().map(|u| u.resolve(now)),
-        points: Some(
-            a.points
-                .unwrap_or(if a.png.is_some() { 400 } else { 48 }),
-        ),
+        points: Some(a.points.unwrap_or(if a.png.is_some() { 400 } else { 48 })),
     }
 }
 
@@ -129,7 +128,10 @@ pub async fn resolve_appliance(
         many => Err(UsageError(format!(
             "{} appliances are named {given:?}; give one id: {}",
             many.len(),
-            many.iter().map(ApplianceId::as_str).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(ApplianceId::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .into()),
     }
@@ -191,9 +193,8 @@ pub fn print_history(
         writeln!(out, "No status reported in this range.")?;
         return Ok(());
     }
-    let pair = |m: &rampart_domain::status_history::MetricSummary| {
-        format!("{:.1} / {:.1}", m.avg, m.max)
-    };
+    let pair =
+        |m: &rampart_domain::status_history::MetricSummary| format!("{:.1} / {:.1}", m.avg, m.max);
     let rows: Vec<Vec<String>> = view
         .points
         .iter()

@@ -14,6 +14,9 @@ const MEMORY: RGBColor = RGBColor(0x1f, 0x77, 0xb4);
 const DISK: RGBColor = RGBColor(0x2c, 0xa0, 0x2c);
 const GRID: RGBColor = RGBColor(0xdd, 0xdd, 0xdd);
 
+/// Which metric of a bucket a line shows.
+type MetricOf = fn(&StatusPoint) -> &MetricSummary;
+
 fn millis(rfc3339: &str) -> anyhow::Result<i64> {
     Ok(chrono::DateTime::parse_from_rfc3339(rfc3339)?.timestamp_millis())
 }
@@ -63,8 +66,11 @@ pub fn render(view: &StatusHistoryView) -> anyhow::Result<Vec<u8>> {
                 .draw_series(LineSeries::new([(x, 0.0), (x, 100.0)], GRID))
                 .map_err(draw_error)?;
         }
-        let metrics: [(RGBColor, fn(&StatusPoint) -> &MetricSummary); 3] =
-            [(DISK, |p| &p.disk), (MEMORY, |p| &p.memory), (CPU, |p| &p.cpu)];
+        let metrics: [(RGBColor, MetricOf); 3] = [
+            (DISK, |p| &p.disk),
+            (MEMORY, |p| &p.memory),
+            (CPU, |p| &p.cpu),
+        ];
         let runs = runs(&view.points, width_ms)?;
         for (color, metric) in metrics {
             for run in &runs {
@@ -75,17 +81,16 @@ pub fn render(view: &StatusHistoryView) -> anyhow::Result<Vec<u8>> {
                         let (t, p) = run[0];
                         vec![(t, value(metric(p))), (t + width_ms, value(metric(p)))]
                     } else {
-                        run.iter().map(|(t, p)| (at(*t), value(metric(p)))).collect()
+                        run.iter()
+                            .map(|(t, p)| (at(*t), value(metric(p))))
+                            .collect()
                     }
                 };
                 chart
                     .draw_series(LineSeries::new(line(|m| m.max), light(color)))
                     .map_err(draw_error)?;
                 chart
-                    .draw_series(LineSeries::new(
-                        line(|m| m.avg),
-                        color.stroke_width(2),
-                    ))
+                    .draw_series(LineSeries::new(line(|m| m.avg), color.stroke_width(2)))
                     .map_err(draw_error)?;
             }
         }

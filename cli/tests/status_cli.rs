@@ -41,7 +41,13 @@ fn stderr(o: &Output) -> String {
 fn login(session: PathBuf, server: String, password_file: PathBuf) -> i32 {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
         .env("RAMPART_SESSION_FILE", &session)
-        .args(["login", "--server", &server, "--email", rampart::demo::DEMO_ADMIN])
+        .args([
+            "login",
+            "--server",
+            &server,
+            "--email",
+            rampart::demo::DEMO_ADMIN,
+        ])
         .arg("--password-file")
         .arg(&password_file)
         .stdin(Stdio::piped())
@@ -76,7 +82,12 @@ fn login(session: PathBuf, server: String, password_file: PathBuf) -> i32 {
         .unwrap()
         .write_all(format!("{code}\n").as_bytes())
         .unwrap();
-    child.wait_with_output().unwrap().status.code().unwrap_or(-1)
+    child
+        .wait_with_output()
+        .unwrap()
+        .status
+        .code()
+        .unwrap_or(-1)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,28 +136,52 @@ async fn status_prints_a_table_json_and_a_png_chart() {
     // By name, as a table: a header line, the column names, at least one row.
     let table = rampart(
         &session,
-        &["appliances", "status", &name, "--tenant", "100001.sms", "--since", "1h"],
+        &[
+            "appliances",
+            "status",
+            &name,
+            "--tenant",
+            "100001.sms",
+            "--since",
+            "1h",
+        ],
     )
     .await;
     assert!(table.status.success(), "{}", stderr(&table));
     let text = stdout(&table);
     assert!(text.starts_with(&format!("{name}: ")), "{text}");
-    assert!(text.contains("FROM") && text.contains("CPU") && text.contains("DISK"), "{text}");
+    assert!(
+        text.contains("FROM") && text.contains("CPU") && text.contains("DISK"),
+        "{text}"
+    );
     assert!(text.lines().count() >= 3, "{text}");
 
     // By id, as JSON: the samples the demo appliance reported.
     let json = rampart(
         &session,
         &[
-            "appliances", "status", &id, "--tenant", "100001.sms", "--since", "2h",
-            "--points", "10", "--json",
+            "appliances",
+            "status",
+            &id,
+            "--tenant",
+            "100001.sms",
+            "--since",
+            "2h",
+            "--points",
+            "10",
+            "--json",
         ],
     )
     .await;
     assert!(json.status.success(), "{}", stderr(&json));
     let view: StatusHistoryView = serde_json::from_slice(&json.stdout).unwrap();
     assert!(!view.points.is_empty() && view.points.len() <= 10);
-    assert_eq!(view.bucket_secs, 12 * 60);
+    // Two hours (and the moment the request took) in 10 whole-minute buckets.
+    assert!(
+        view.bucket_secs.is_multiple_of(60) && (12 * 60..=13 * 60).contains(&view.bucket_secs),
+        "{}",
+        view.bucket_secs
+    );
     for p in &view.points {
         assert!(p.samples >= 1);
         assert!((0.0..=100.0).contains(&p.cpu.avg) && p.cpu.max >= p.cpu.avg);
@@ -157,8 +192,15 @@ async fn status_prints_a_table_json_and_a_png_chart() {
     let chart = rampart(
         &session,
         &[
-            "appliances", "status", &name, "--tenant", "100001.sms", "--since", "7d",
-            "--png", png.to_str().unwrap(),
+            "appliances",
+            "status",
+            &name,
+            "--tenant",
+            "100001.sms",
+            "--since",
+            "7d",
+            "--png",
+            png.to_str().unwrap(),
         ],
     )
     .await;
@@ -174,17 +216,45 @@ async fn status_prints_a_table_json_and_a_png_chart() {
     // No such name: a usage error. Further back than the history: refused.
     let missing = rampart(
         &session,
-        &["appliances", "status", "no-such-fw", "--tenant", "100001.sms"],
+        &[
+            "appliances",
+            "status",
+            "no-such-fw",
+            "--tenant",
+            "100001.sms",
+        ],
     )
     .await;
-    assert_eq!(missing.status.code(), Some(i32::from(EXIT_USAGE)), "{}", stderr(&missing));
-    assert!(stderr(&missing).contains("no appliance named"), "{}", stderr(&missing));
+    assert_eq!(
+        missing.status.code(),
+        Some(i32::from(EXIT_USAGE)),
+        "{}",
+        stderr(&missing)
+    );
+    assert!(
+        stderr(&missing).contains("no appliance named"),
+        "{}",
+        stderr(&missing)
+    );
     let old = rampart(
         &session,
-        &["appliances", "status", &id, "--tenant", "100001.sms", "--since", "40d"],
+        &[
+            "appliances",
+            "status",
+            &id,
+            "--tenant",
+            "100001.sms",
+            "--since",
+            "40d",
+        ],
     )
     .await;
-    assert_eq!(old.status.code(), Some(i32::from(EXIT_REFUSED)), "{}", stderr(&old));
+    assert_eq!(
+        old.status.code(),
+        Some(i32::from(EXIT_REFUSED)),
+        "{}",
+        stderr(&old)
+    );
     assert!(stderr(&old).contains("30 days"), "{}", stderr(&old));
     server.shutdown().await;
 }

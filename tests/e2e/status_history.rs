@@ -359,11 +359,7 @@ async fn check_ins_over_days_are_compacted_and_queried_by_range(backend: Backend
     let before = s.app.counts();
     let old = now.minus(31 * DAY).to_rfc3339();
     for (query, status, code) in [
-        (
-            format!("?since={old}"),
-            422,
-            "range_before_retention",
-        ),
+        (format!("?since={old}"), 422, "range_before_retention"),
         (
             format!("?since={}&until={}", now.to_rfc3339(), now.to_rfc3339()),
             422,
@@ -390,7 +386,10 @@ async fn check_ins_over_days_are_compacted_and_queried_by_range(backend: Backend
             None,
         )
         .await;
-    assert_eq!((a.status, &a.body["error"]["code"]), (404, &json!("not_found")));
+    assert_eq!(
+        (a.status, &a.body["error"]["code"]),
+        (404, &json!("not_found"))
+    );
     assert_eq!(delta(before, s.app.counts()).writes(), 0);
 }
 
@@ -404,7 +403,9 @@ async fn a_30_day_range_is_downsampled(backend: Backend) {
             50.0 + f64::from(i % 3),
         )
         .await;
-        s.app.clock.advance(3 * HOUR - Duration::from_secs(60 * (i % 5) as u64));
+        s.app
+            .clock
+            .advance(3 * HOUR - Duration::from_secs(60 * (i % 5) as u64));
         s.app.maintenance.sweep().await.unwrap();
     }
     s.assert_only_the_open_hour_is_pending().await;
@@ -433,7 +434,16 @@ async fn history_is_kept_30_days_then_expires(backend: Backend) {
     let first = s.app.clock.now();
     s.checkin(10.0, 20.0, 30.0).await;
     s.app.clock.advance(2 * HOUR);
-    assert_eq!(s.app.maintenance.sweep().await.unwrap().status_history.samples_moved, 1);
+    assert_eq!(
+        s.app
+            .maintenance
+            .sweep()
+            .await
+            .unwrap()
+            .status_history
+            .samples_moved,
+        1
+    );
     assert_eq!(s.hour_items().await.len(), 1);
 
     // Just inside the window 30 days on: still there.

@@ -170,10 +170,8 @@ pub async fn samples_in(
     )));
     let hours = all_items(
         table,
-        Query::partition(store_keys::tenant_partition(tenant)).sk(SortKey::Between(
-            hour_sort(id, first),
-            hour_sort(id, last),
-        )),
+        Query::partition(store_keys::tenant_partition(tenant))
+            .sk(SortKey::Between(hour_sort(id, first), hour_sort(id, last))),
     )
     .await?;
     let mut by_minute: BTreeMap<i64, StatusSample> = BTreeMap::new();

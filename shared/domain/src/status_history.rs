@@ -295,7 +295,10 @@ mod tests {
         );
         // A future end is capped at now.
         assert_eq!(
-            new(NOW - HOUR_MS, NOW + DAY_MS, 10).unwrap().until().millis(),
+            new(NOW - HOUR_MS, NOW + DAY_MS, 10)
+                .unwrap()
+                .until()
+                .millis(),
             NOW
         );
     }
@@ -329,20 +332,35 @@ mod tests {
         let points = downsample(&samples, &r);
         assert_eq!(points.len(), 2);
         assert_eq!(points[0].samples, 2);
-        assert_eq!(points[0].cpu, MetricSummary {
-            avg: 20.0,
-            max: 30.0
-        });
-        assert_eq!(points[0].memory, MetricSummary {
-            avg: 10.0,
-            max: 15.0
-        });
-        assert_eq!(points[0].start, Timestamp::from_millis(NOW - 4 * HOUR_MS).to_rfc3339());
-        assert_eq!(points[1].cpu, MetricSummary {
-            avg: 90.0,
-            max: 90.0
-        });
-        assert_eq!(points[1].start, Timestamp::from_millis(NOW - 2 * HOUR_MS).to_rfc3339());
+        assert_eq!(
+            points[0].cpu,
+            MetricSummary {
+                avg: 20.0,
+                max: 30.0
+            }
+        );
+        assert_eq!(
+            points[0].memory,
+            MetricSummary {
+                avg: 10.0,
+                max: 15.0
+            }
+        );
+        assert_eq!(
+            points[0].start,
+            Timestamp::from_millis(NOW - 4 * HOUR_MS).to_rfc3339()
+        );
+        assert_eq!(
+            points[1].cpu,
+            MetricSummary {
+                avg: 90.0,
+                max: 90.0
+            }
+        );
+        assert_eq!(
+            points[1].start,
+            Timestamp::from_millis(NOW - 2 * HOUR_MS).to_rfc3339()
+        );
     }
 
     proptest! {

@@ -9,12 +9,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use axum::{Extension, Json, Router};
+use rampart_domain::Timestamp;
 use rampart_domain::ids::{ApplianceId, BackupId, JobId, ScanId, Serial, TenantId};
 use rampart_domain::portal_protocol::{
     AppliancePatch, BackupSchedule, JobCancel, LoginRequest, NewJob, NewTenant, NewUser,
     PasswordResetConfirm, PasswordResetRequest, TotpEnrollRequest, TotpRequest,
 };
-use rampart_domain::Timestamp;
 use rampart_domain::tenancy::Email;
 use rampart_domain::validation::Invalid;
 use serde::Deserialize;

@@ -3,9 +3,7 @@
 
 use rampart_domain::Timestamp;
 use rampart_domain::ids::{ApplianceId, TenantId};
-use rampart_domain::status_history::{
-    DEFAULT_POINTS, HistoryRange, StatusHistoryView, downsample,
-};
+use rampart_domain::status_history::{DEFAULT_POINTS, HistoryRange, StatusHistoryView, downsample};
 use std::time::Duration;
 
 use super::PortalService;

@@ -246,7 +246,10 @@ mod tests {
         let hours = by_hour(&pending);
         assert_eq!(hours.len(), 1);
         let (hour, samples) = hours.iter().next().unwrap();
-        assert_eq!(hour_sort(&appliance(), *hour), format!("STATUS#{}#2025112512", appliance()));
+        assert_eq!(
+            hour_sort(&appliance(), *hour),
+            format!("STATUS#{}#2025112512", appliance())
+        );
         let mut hour_item = Item::new(hour_key(&tenant(), &appliance(), *hour));
         for _ in 0..2 {
             for (k, v) in hour_merge(*hour, samples).set {
@@ -286,7 +289,8 @@ mod tests {
     #[test]
     fn garbage_is_not_a_sample() {
         let mut item = appliance_item(&[]);
-        item.attrs.insert("status#1".into(), Value::S("x:1,2,3".into()));
+        item.attrs
+            .insert("status#1".into(), Value::S("x:1,2,3".into()));
         item.attrs.insert("status#2".into(), Value::N(5));
         assert!(pending_samples(&item).is_empty());
         let mut hour = Item::new(hour_key(&tenant(), &appliance(), 1)).with("hour", 1i64);
