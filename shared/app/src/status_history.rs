@@ -4,6 +4,7 @@
 //! with the samples still on the appliance item. Item layout in
 //! `records::status_history`.
 
+use futures::StreamExt;
 use rampart_domain::Timestamp;
 use rampart_domain::ids::{ApplianceId, TenantId};
 use rampart_domain::status_history::{HistoryRange, StatusSample, minute_of};
@@ -22,6 +23,9 @@ use crate::records::status_history::{
     hour_sort, pending_removals, pending_samples,
 };
 use crate::store_keys;
+
+/// Appliances compacted at the same time.
+const COMPACTION_CONCURRENCY: usize = 16;
 
 /// Remembers the last clock hour compaction ran for (`hour` N, epoch hours).
 fn marker() -> Key {
@@ -97,8 +101,15 @@ impl StatusCompaction {
                     .sk(SortKey::BeginsWith(store_keys::APPLIANCE_PREFIX.into())),
             )
             .await?;
-            for item in appliances {
-                let moved = self.compact_appliance(&item, open_hour_starts).await?;
+            // A few appliances at a time, so a large tenant fits in the function's
+            // time limit (each appliance costs two small writes).
+            // Owned items: a stream of borrowed ones would not be `Send` for every
+            // lifetime, which the spawned sweep needs.
+            let mut moves = futures::stream::iter(appliances)
+                .map(|item| async move { self.compact_appliance(&item, open_hour_starts).await })
+                .buffer_unordered(COMPACTION_CONCURRENCY);
+            while let Some(moved) = moves.next().await {
+                let moved = moved?;
                 if moved > 0 {
                     report.appliances += 1;
                     report.samples_moved += moved;
