@@ -6,6 +6,7 @@ pub mod agent_cmd;
 pub mod backend;
 pub mod backup_cmd;
 pub mod demo;
+pub mod fleet_cmd;
 pub mod jobs_cmd;
 pub mod log_cmd;
 pub mod logging;

@@ -26,7 +26,7 @@ use crate::records::removed_appliance::{self, RemovedRecord};
 use crate::records::{license, vpn_reference};
 use crate::store_keys;
 
-/// The marker of the last day the scheduled run claimed (`day`: days since 0001-01-01).
+/// The marker of the last day the scheduled run claimed (`day`: days since 1970-01-01).
 pub fn daily_marker() -> Key {
     Key::new("SYSTEM", "LICENSE_EXPIRY")
 }
@@ -71,7 +71,8 @@ impl LicenseExpiry {
     /// The scheduled run: once a day at most, whoever claims the day's marker first.
     /// `None` when today's run already happened.
     pub async fn run_daily(&self) -> Result<Option<ExpiryReport>, ApiError> {
-        let today = i64::from(self.clock.now().utc_date().num_days_from_ce());
+        // Whole days since the epoch (UTC).
+        let today = self.clock.now().millis().div_euclid(86_400_000);
         let marker = self.table.get(&daily_marker()).await?;
         if marker.and_then(|m| m.i64("day")).is_some_and(|d| d >= today) {
             return Ok(None);

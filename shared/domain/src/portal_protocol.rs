@@ -250,6 +250,7 @@ pub struct ClusterPartner {
 /// days ago (SPEC 2); kept in the tenant's partition as the durable record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemovedAppliance {
+    pub tenant: TenantId,
     pub serial: Serial,
     pub appliance: ApplianceId,
     pub hostname: String,

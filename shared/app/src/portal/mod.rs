@@ -4,13 +4,16 @@
 //! caller may see that tenant.
 
 pub mod access;
+mod applications;
 mod appliances;
 mod backups;
 mod bootstrap;
 mod comm_log;
+mod firmware;
 mod jobs;
 mod licenses;
 mod password_reset;
+mod removed_appliances;
 mod scans;
 mod sessions;
 mod sign_in;

@@ -72,6 +72,7 @@ impl TryFrom<&Item> for RemovedRecord {
 impl RemovedRecord {
     pub fn view(&self) -> RemovedAppliance {
         RemovedAppliance {
+            tenant: self.tenant.clone(),
             serial: self.serial.clone(),
             appliance: self.appliance.clone(),
             hostname: self.hostname.clone(),
