@@ -9,7 +9,9 @@ use rampart_domain::portal_protocol::{ClusterView, ListPage, RemovedAppliance};
 use std::io::Write;
 
 use crate::portal_client::{PortalClient, PortalError};
-use crate::portal_cmd::{SignedIn, dash, indent, render_table, wire_name, write_fields, write_json};
+use crate::portal_cmd::{
+    SignedIn, dash, indent, render_table, wire_name, write_fields, write_json,
+};
 
 /// Follows `next_cursor` to the end of a list.
 pub async fn every_page<T, F, Fut>(mut page: F) -> Result<Vec<T>, PortalError>
@@ -91,7 +93,11 @@ pub fn print_removed(rows: &[RemovedAppliance], out: &mut impl Write) -> anyhow:
                 r.tenant.to_string(),
                 r.serial.to_string(),
                 r.appliance.to_string(),
-                dash(Some(&r.hostname).filter(|h| !h.is_empty()).map(|h| h.as_str())),
+                dash(
+                    Some(&r.hostname)
+                        .filter(|h| !h.is_empty())
+                        .map(|h| h.as_str()),
+                ),
                 r.removed_at.clone(),
                 r.reason.clone(),
             ]
@@ -100,15 +106,17 @@ pub fn print_removed(rows: &[RemovedAppliance], out: &mut impl Write) -> anyhow:
     write!(
         out,
         "{}",
-        render_table(&["TENANT", "SERIAL", "APPLIANCE", "NAME", "REMOVED", "WHY"], &cells)
+        render_table(
+            &["TENANT", "SERIAL", "APPLIANCE", "NAME", "REMOVED", "WHY"],
+            &cells
+        )
     )?;
     Ok(())
 }
 
 pub async fn firmware(s: &SignedIn, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
     let client: &PortalClient = &s.client;
-    let rows =
-        every_page(|c| async move { client.firmware_catalog(c.as_deref()).await }).await?;
+    let rows = every_page(|c| async move { client.firmware_catalog(c.as_deref()).await }).await?;
     if json {
         return write_json(out, &rows);
     }

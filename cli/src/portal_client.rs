@@ -11,7 +11,8 @@ use rampart_domain::portal_protocol::{
     ApplianceDetail, AppliancePatch, ApplianceSummary, BackupDownload, BackupSchedule,
     BackupScheduleView, BackupView, ClusterView, CommandView, JobCancel, JobView, LicenseView,
     ListPage, LogHeadView, LoginChallenge, LoginRequest, Me, NewJob, NewTenant, NewUser,
-    RemovedAppliance, SessionGrant, TenantView, TotpEnrollRequest, TotpEnrollment, TotpRequest, UserView,
+    RemovedAppliance, SessionGrant, TenantView, TotpEnrollRequest, TotpEnrollment, TotpRequest,
+    UserView,
 };
 use rampart_domain::tenancy::Email;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};

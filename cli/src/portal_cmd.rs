@@ -1316,8 +1316,16 @@ pub fn print_appliance_detail(
             .upgrades
             .iter()
             .map(|r| {
-                let kind = if r.security { "upgrade (security)" } else { "upgrade" };
-                vec![kind.to_owned(), r.version.to_string(), r.released.to_string()]
+                let kind = if r.security {
+                    "upgrade (security)"
+                } else {
+                    "upgrade"
+                };
+                vec![
+                    kind.to_owned(),
+                    r.version.to_string(),
+                    r.released.to_string(),
+                ]
             })
             .collect();
         if let Some(v) = fw.rollback_to {

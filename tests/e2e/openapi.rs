@@ -8,6 +8,7 @@ use rampart_app::ApiError;
 use rampart_app::http::route_table::{Access, DEVICE_ROUTES, PORTAL_ROUTES, RouteSpec};
 use rampart_domain::Timestamp;
 use rampart_domain::backup::{BackupPassword, CharClass, PasswordRefusal};
+use rampart_domain::cluster::ClusterState;
 use rampart_domain::comm_log::{self, ChainHead, Direction, LogEntry, LogFields, LogStatus};
 use rampart_domain::connection::ConnectionStatus;
 use rampart_domain::device_protocol::{
@@ -15,7 +16,6 @@ use rampart_domain::device_protocol::{
     CheckinResponse, CommandResultRequest, CommandResultResponse, EnrollRequest, EnrollResponse,
     ErrorBody, ErrorDetail, MAX_BACKUP_BYTES, PendingCommand, PresignedHttp,
 };
-use rampart_domain::cluster::ClusterState;
 use rampart_domain::firmware::FirmwareVersion;
 use rampart_domain::firmware_catalog::{FirmwareOptions, FirmwareRelease};
 use rampart_domain::ids::{ApplianceId, BackupId, ClusterId, JobId, Serial, TenantId};
@@ -29,8 +29,8 @@ use rampart_domain::portal_protocol::{
     BackupSchedule, BackupScheduleView, BackupView, ClusterPartner, ClusterView, CommandView,
     JobCancel, JobView, LicenseView, ListPage, Location, LogHeadView, LoginChallenge, LoginRequest,
     Me, NewJob, NewTenant, NewUser, NextStep, PasswordResetConfirm, PasswordResetRequest,
-    PasswordText, PinText, RemovedAppliance, SessionGrant, TenantView, TotpEnrollRequest, TotpEnrollment,
-    TotpRequest, UserView,
+    PasswordText, PinText, RemovedAppliance, SessionGrant, TenantView, TotpEnrollRequest,
+    TotpEnrollment, TotpRequest, UserView,
 };
 use rampart_domain::report::{AppState, CheckinReport, ClusterSync, Interface};
 use rampart_domain::tenancy::{Email, Role, TenantKind};
@@ -645,7 +645,10 @@ fn portal_answers_match_their_schemas() {
     s.check_json(
         "FirmwarePage",
         &json!(ListPage {
-            items: vec![release("14.0.2", false, None), release("14.1", true, Some("fix"))],
+            items: vec![
+                release("14.0.2", false, None),
+                release("14.1", true, Some("fix"))
+            ],
             next_cursor: Some("c".into()),
         }),
     );

@@ -31,7 +31,11 @@ pub async fn read_catalog(table: &dyn Table) -> Result<FirmwareCatalog, ApiError
 pub async fn add_release(table: &dyn Table, release: FirmwareRelease) -> Result<(), ApiError> {
     release.validate()?;
     if read_catalog(table).await?.releases().len() >= MAX_RELEASES {
-        return Err(Invalid::new("version", format!("the catalog holds at most {MAX_RELEASES}")).into());
+        return Err(Invalid::new(
+            "version",
+            format!("the catalog holds at most {MAX_RELEASES}"),
+        )
+        .into());
     }
     match table
         .put(

@@ -74,7 +74,10 @@ impl LicenseExpiry {
         // Whole days since the epoch (UTC).
         let today = self.clock.now().millis().div_euclid(86_400_000);
         let marker = self.table.get(&daily_marker()).await?;
-        if marker.and_then(|m| m.i64("day")).is_some_and(|d| d >= today) {
+        if marker
+            .and_then(|m| m.i64("day"))
+            .is_some_and(|d| d >= today)
+        {
             return Ok(None);
         }
         let claim = Condition::Or(vec![

@@ -65,7 +65,10 @@ mod tests {
         let up = ConnectionStatus::Connected;
         assert_eq!(cluster_state(Some(Synced), None), ClusterState::Incomplete);
         assert_eq!(
-            cluster_state(Some(Synced), partner(ConnectionStatus::Disconnected, Some(Synced))),
+            cluster_state(
+                Some(Synced),
+                partner(ConnectionStatus::Disconnected, Some(Synced))
+            ),
             ClusterState::PartnerDisconnected
         );
         assert_eq!(

@@ -168,7 +168,10 @@ mod tests {
 
     #[test]
     fn rollback_needs_14_1_and_a_previous_version() {
-        assert_eq!(rollback_target(v("14.1.0"), Some(v("14.0.2"))), Some(v("14.0.2")));
+        assert_eq!(
+            rollback_target(v("14.1.0"), Some(v("14.0.2"))),
+            Some(v("14.0.2"))
+        );
         assert_eq!(rollback_target(v("14.0.9"), Some(v("14.0.2"))), None);
         assert_eq!(rollback_target(v("14.2"), None), None);
         assert_eq!(
@@ -191,6 +194,9 @@ mod tests {
         assert_eq!(r.validate().unwrap_err().field, "notes");
         r.notes = Some("line\nbreak".into());
         assert_eq!(r.validate().unwrap_err().field, "notes");
-        assert_eq!(release("12.1", false).validate().unwrap_err().field, "version");
+        assert_eq!(
+            release("12.1", false).validate().unwrap_err().field,
+            "version"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Rampart's domain: validated values and the rules of the product, with no I/O.
 
-pub mod backup;
 pub mod applications;
+pub mod backup;
 pub mod backup_schedule;
 pub mod cluster;
 pub mod comm_log;

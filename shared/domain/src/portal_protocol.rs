@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use crate::cluster::ClusterState;
 use crate::comm_log::ChainHead;
-use crate::firmware_catalog::FirmwareOptions;
 use crate::connection::ConnectionStatus;
+use crate::firmware_catalog::FirmwareOptions;
 use crate::ids::{ApplianceId, BackupId, ClusterId, JobId, ScanId, Serial, TenantId};
 use crate::jobs::{CommandState, JobCounts, JobTarget, Operation, Refusal};
 use crate::report::{AppState, ClusterSync, Interface};

@@ -224,8 +224,7 @@ impl PortalService {
         let report = r.report.as_ref();
         Ok(ApplianceDetail {
             summary: summary(&r, self.clock.now(), &catalog),
-            firmware_options: catalog
-                .options(r.firmware, report.and_then(|x| x.previous_firmware)),
+            firmware_options: catalog.options(r.firmware, report.and_then(|x| x.previous_firmware)),
             hostname: r.hostname.clone(),
             previous_firmware: report
                 .and_then(|x| x.previous_firmware)

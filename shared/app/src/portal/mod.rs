@@ -4,8 +4,8 @@
 //! caller may see that tenant.
 
 pub mod access;
-mod applications;
 mod appliances;
+mod applications;
 mod backups;
 mod bootstrap;
 mod comm_log;
