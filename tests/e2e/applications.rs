@@ -12,7 +12,6 @@ use rampart_domain::firmware::FirmwareVersion;
 use rampart_domain::ids::{Serial, TenantId};
 use rampart_domain::license::NewLicense;
 use rampart_domain::tenancy::{Role, TenantKind};
-use rampart_ports::Queue;
 use rampart_tests::device_harness::Backend;
 use rampart_tests::portal_harness::{PortalApp, spawn_portal};
 use serde_json::{Value, json};

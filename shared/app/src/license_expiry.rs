@@ -81,7 +81,7 @@ impl LicenseExpiry {
             return Ok(None);
         }
         let claim = Condition::Or(vec![
-            Condition::AttrNotExists("day".into()),
+            Condition::NotExists,
             Condition::lt("day", today),
         ]);
         match self
