@@ -36,10 +36,21 @@ fn firmware_catalog_is_kept_by_the_administrator() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let add = |args: &[&str]| admin(d, &[&["firmware", "add"], args].concat());
-    let o = add(&["14.1.0", "--released", "2026-10-01", "--security", "--notes", "CVE fix"]);
+    let o = add(&[
+        "14.1.0",
+        "--released",
+        "2026-10-01",
+        "--security",
+        "--notes",
+        "CVE fix",
+    ]);
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(out(&o).trim(), "Added firmware 14.1.0 to the catalog.");
-    assert!(add(&["14.0.2", "--released", "2026-06-01"]).status.success());
+    assert!(
+        add(&["14.0.2", "--released", "2026-06-01"])
+            .status
+            .success()
+    );
 
     // Refused: the same version again, a bad version, a bad date, bad notes.
     let o = add(&["14.1", "--released", "2026-10-01"]);
@@ -47,15 +58,29 @@ fn firmware_catalog_is_kept_by_the_administrator() {
     assert!(err(&o).contains("already in the catalog"), "{}", err(&o));
     assert!(err(&add(&["14.x", "--released", "2026-10-01"])).contains("version"));
     assert!(err(&add(&["14.3", "--released", "01.10.2026"])).contains("--released"));
-    assert!(err(&add(&["14.3", "--released", "2026-10-01", "--notes", "a\nb"])).contains("notes"));
+    assert!(
+        err(&add(&[
+            "14.3",
+            "--released",
+            "2026-10-01",
+            "--notes",
+            "a\nb"
+        ]))
+        .contains("notes")
+    );
 
     let o = admin(d, &["firmware", "list"]);
     let text = out(&o);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
     assert!(lines[0].starts_with("VERSION"), "{text}");
-    assert!(lines[1].starts_with("14.0.2") && lines[1].contains("no"), "{text}");
-    assert!(lines[2].starts_with("14.1.0") && lines[2].contains("yes") && lines[2].contains("CVE fix"));
+    assert!(
+        lines[1].starts_with("14.0.2") && lines[1].contains("no"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("14.1.0") && lines[2].contains("yes") && lines[2].contains("CVE fix")
+    );
 
     let o = admin(d, &["--json", "firmware", "list"]);
     let v: Value = serde_json::from_str(&out(&o)).unwrap();
@@ -81,7 +106,11 @@ fn expire_dry_run_and_removed_on_an_empty_store() {
     assert_eq!(v["removed"], serde_json::json!([]));
     assert_eq!(v["kept_for_vpn"], serde_json::json!([]));
     let o = admin(dir.path(), &["expire", "--dry-run"]);
-    assert!(out(&o).starts_with("Would remove 0 appliance(s):"), "{}", out(&o));
+    assert!(
+        out(&o).starts_with("Would remove 0 appliance(s):"),
+        "{}",
+        out(&o)
+    );
     let o = admin(dir.path(), &["removed"]);
     assert_eq!(out(&o).trim(), "No appliances removed.");
 }
@@ -106,11 +135,19 @@ fn applications_print_in_the_order_asked() {
         .collect();
     assert_eq!(
         firsts,
-        [("NAME", "STATE"), ("mail", "N/A"), ("ips", "DOWN"), ("http_proxy", "UP")]
+        [
+            ("NAME", "STATE"),
+            ("mail", "N/A"),
+            ("ips", "DOWN"),
+            ("http_proxy", "UP")
+        ]
     );
     let mut buf = Vec::new();
     print_applications(&[], &mut buf).unwrap();
-    assert_eq!(String::from_utf8(buf).unwrap(), "No applications reported.\n");
+    assert_eq!(
+        String::from_utf8(buf).unwrap(),
+        "No applications reported.\n"
+    );
 }
 
 #[test]
@@ -165,5 +202,8 @@ fn icons_are_letters_when_on_and_dots_when_greyed() {
     assert_eq!(icons(&f), "..CU!");
     let mut buf = Vec::new();
     print_firmware(&[], &mut buf).unwrap();
-    assert_eq!(String::from_utf8(buf).unwrap(), "The firmware catalog is empty.\n");
+    assert_eq!(
+        String::from_utf8(buf).unwrap(),
+        "The firmware catalog is empty.\n"
+    );
 }

@@ -80,10 +80,7 @@ impl LicenseExpiry {
         {
             return Ok(None);
         }
-        let claim = Condition::Or(vec![
-            Condition::NotExists,
-            Condition::lt("day", today),
-        ]);
+        let claim = Condition::Or(vec![Condition::NotExists, Condition::lt("day", today)]);
         match self
             .table
             .update(
