@@ -24,7 +24,7 @@ use std::sync::Arc;
 use super::api_json::{ApiJson, MAX_PORTAL_BODY};
 use super::route_table::{Access, PORTAL_ROUTES, RouteSpec};
 use crate::error::ApiError;
-use crate::portal::{ApplianceQuery, LogOrder, PortalService, Principal};
+use crate::portal::{ApplianceQuery, ApplicationQuery, LogOrder, PortalService, Principal};
 
 type Svc = Arc<PortalService>;
 
@@ -689,10 +689,12 @@ async fn applications(
             &who,
             &tenant_param(&p)?,
             &appliance_param(&p)?,
-            q.sort.unwrap_or_default(),
-            q.order.unwrap_or_default(),
-            check_limit(q.limit)?,
-            q.cursor,
+            ApplicationQuery {
+                sort: q.sort.unwrap_or_default(),
+                direction: q.order.unwrap_or_default(),
+                limit: check_limit(q.limit)?,
+                cursor: q.cursor,
+            },
         )
         .await?;
     Ok(Json(page).into_response())

@@ -11,6 +11,15 @@ use rampart_domain::validation::Invalid;
 use super::{PortalService, Principal, page_limit};
 use crate::error::ApiError;
 
+/// Order and page of the application list.
+#[derive(Clone, Debug, Default)]
+pub struct ApplicationQuery {
+    pub sort: ApplicationSort,
+    pub direction: SortDirection,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
 impl PortalService {
     /// One page of the applications of the appliance's last report. The cursor is
     /// the position after the last row returned (the list is at most 128 long and
@@ -20,16 +29,13 @@ impl PortalService {
         who: &Principal,
         tenant: &TenantId,
         id: &ApplianceId,
-        sort: ApplicationSort,
-        direction: SortDirection,
-        limit: Option<u32>,
-        cursor: Option<String>,
+        q: ApplicationQuery,
     ) -> Result<ListPage<ApplicationView>, ApiError> {
         self.authorize_tenant(who, tenant).await?;
         let r = self.appliance_record(tenant, id).await?;
         let reported = r.report.map(|x| x.applications).unwrap_or_default();
-        let rows = sorted_applications(&reported, sort, direction);
-        let start = match cursor {
+        let rows = sorted_applications(&reported, q.sort, q.direction);
+        let start = match q.cursor {
             None => 0,
             Some(c) => c
                 .parse::<usize>()
@@ -37,7 +43,7 @@ impl PortalService {
                 .filter(|&n| n <= rows.len())
                 .ok_or_else(|| Invalid::new("cursor", "not a cursor this list returned"))?,
         };
-        let end = (start + page_limit(limit) as usize).min(rows.len());
+        let end = (start + page_limit(q.limit) as usize).min(rows.len());
         Ok(ListPage {
             next_cursor: (end < rows.len()).then(|| end.to_string()),
             items: rows[start..end].to_vec(),

@@ -22,6 +22,7 @@ mod users;
 
 pub use access::Principal;
 pub use appliances::ApplianceQuery;
+pub use applications::ApplicationQuery;
 pub use bootstrap::{Bootstrapped, bootstrap};
 pub use comm_log::LogOrder;
 pub use scans::scan_profile;
