@@ -3,6 +3,8 @@
 
 use chrono::NaiveDate;
 use rampart_app::admin::{AdminService, ApplianceStatus};
+use rampart_domain::firmware::FirmwareVersion;
+use rampart_domain::firmware_catalog::FirmwareRelease;
 use rampart_domain::ids::{ClusterId, Serial, TenantId};
 use rampart_domain::license::{ClusterMembership, ClusterRole, NewLicense};
 use std::io::Write;
@@ -155,4 +157,150 @@ pub async fn bootstrap(
         )?;
     }
     Ok(())
+}
+
+#[derive(clap::Subcommand)]
+pub enum FirmwareCommand {
+    /// Add a version to the catalog.
+    Add {
+        /// The version, e.g. 14.1.2.
+        version: String,
+        /// Release day, YYYY-MM-DD.
+        #[arg(long)]
+        released: String,
+        /// The release fixes security problems: older appliances get "security
+        /// update highly recommended".
+        #[arg(long)]
+        security: bool,
+        /// A short note (up to 256 characters).
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// List the catalog, oldest version first.
+    List,
+    /// Remove a version from the catalog.
+    Remove { version: String },
+}
+
+pub async fn firmware(
+    admin: &AdminService,
+    command: FirmwareCommand,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let parse_version = |v: &str| {
+        FirmwareVersion::parse(v).map_err(|e| anyhow::anyhow!("version {v:?}: {}", e.reason))
+    };
+    match command {
+        FirmwareCommand::Add {
+            version,
+            released,
+            security,
+            notes,
+        } => {
+            let release = FirmwareRelease {
+                version: parse_version(&version)?,
+                released: NaiveDate::parse_from_str(&released, "%Y-%m-%d")
+                    .map_err(|_| anyhow::anyhow!("--released: a date like 2026-11-30"))?,
+                security,
+                notes,
+            };
+            admin
+                .add_firmware(release.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&release)?)?;
+            } else {
+                writeln!(out, "Added firmware {} to the catalog.", release.version)?;
+            }
+            Ok(())
+        }
+        FirmwareCommand::List => {
+            let rows = admin
+                .firmware_catalog()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+                Ok(())
+            } else {
+                crate::fleet_cmd::print_firmware(&rows, out)
+            }
+        }
+        FirmwareCommand::Remove { version } => {
+            let v = parse_version(&version)?;
+            admin.remove_firmware(v).await.map_err(|e| match e {
+                rampart_app::ApiError::NotFound => {
+                    anyhow::anyhow!("firmware {v} is not in the catalog")
+                }
+                e => anyhow::anyhow!("{e}"),
+            })?;
+            if json {
+                writeln!(out, "{}", serde_json::json!({"removed": v.to_string()}))?;
+            } else {
+                writeln!(out, "Removed firmware {v} from the catalog.")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn expire(
+    admin: &AdminService,
+    dry_run: bool,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let report = admin
+        .expire_licenses(dry_run)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        return Ok(());
+    }
+    let verb = if dry_run { "Would remove" } else { "Removed" };
+    writeln!(out, "{verb} {} appliance(s):", report.removed.len())?;
+    for r in &report.removed {
+        writeln!(
+            out,
+            "  {} {} ({}): {}",
+            r.tenant.as_str(),
+            r.serial.as_str(),
+            r.appliance.as_str(),
+            r.reason
+        )?;
+    }
+    writeln!(
+        out,
+        "Kept {} because a VPN configuration references them:",
+        report.kept_for_vpn.len()
+    )?;
+    for k in &report.kept_for_vpn {
+        writeln!(
+            out,
+            "  {} {} ({}): {}; referenced by {}",
+            k.appliance.tenant.as_str(),
+            k.appliance.serial.as_str(),
+            k.appliance.appliance.as_str(),
+            k.appliance.reason,
+            k.profiles.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+pub async fn removed(admin: &AdminService, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let rows = admin
+        .removed_appliances()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let views: Vec<_> = rows.iter().map(|r| r.view()).collect();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&views)?)?;
+        Ok(())
+    } else {
+        crate::fleet_cmd::print_removed(&views, out)
+    }
 }

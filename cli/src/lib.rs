@@ -7,6 +7,7 @@ pub mod backend;
 pub mod backup_cmd;
 pub mod demo;
 pub mod history_cmd;
+pub mod fleet_cmd;
 pub mod jobs_cmd;
 pub mod log_cmd;
 pub mod logging;

@@ -234,6 +234,20 @@ enum AdminCommand {
     },
     /// Every appliance with Connected/Disconnected.
     Appliances,
+    /// The firmware catalog: known versions with release date and security flag.
+    Firmware {
+        #[command(subcommand)]
+        command: admin_cmd::FirmwareCommand,
+    },
+    /// Remove now the appliances whose license expired more than 40 days ago (the
+    /// maintenance schedule does it daily), keeping those a VPN configuration
+    /// references; with --dry-run only list what would go and what stays.
+    Expire {
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Appliances removed because their license expired (every tenant).
+    Removed,
     /// Create the first reseller tenant and its administrator on a fresh install
     /// (once). Prints the administrator's one-time password.
     Bootstrap {
@@ -398,6 +412,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     }
                     admin_cmd::add_licenses(&admin, licenses, json, &mut out).await
                 }
+                AdminCommand::Firmware { command } => {
+                    admin_cmd::firmware(&admin, command, json, &mut out).await
+                }
+                AdminCommand::Expire { dry_run } => {
+                    admin_cmd::expire(&admin, dry_run, json, &mut out).await
+                }
+                AdminCommand::Removed => admin_cmd::removed(&admin, json, &mut out).await,
                 AdminCommand::Appliances => {
                     let rows = admin.fleet().await.map_err(|e| anyhow::anyhow!("{e}"))?;
                     admin_cmd::print_appliances(&rows, json, &mut out)

@@ -2,14 +2,17 @@
 //! `rampart_domain::portal_protocol`, and every error body mapped to
 //! [`PortalError::Api`] with its HTTP status and error code.
 
+use rampart_domain::applications::{ApplicationSort, ApplicationView, SortDirection};
 use rampart_domain::comm_log::LogEntry;
 use rampart_domain::device_protocol::ErrorBody;
+use rampart_domain::firmware_catalog::FirmwareRelease;
 use rampart_domain::ids::{ApplianceId, BackupId, JobId, Serial, TenantId};
 use rampart_domain::portal_protocol::{
     ApplianceDetail, AppliancePatch, ApplianceSummary, BackupDownload, BackupSchedule,
     BackupScheduleView, BackupView, ClusterView, CommandView, JobCancel, JobView, LicenseView,
     ListPage, LogHeadView, LoginChallenge, LoginRequest, Me, NewJob, NewTenant, NewUser,
-    SessionGrant, TenantView, TotpEnrollRequest, TotpEnrollment, TotpRequest, UserView,
+    RemovedAppliance, SessionGrant, TenantView, TotpEnrollRequest, TotpEnrollment, TotpRequest,
+    UserView,
 };
 use rampart_domain::tenancy::Email;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
@@ -421,6 +424,67 @@ impl PortalClient {
         ]);
         self.json(self.request(Method::GET, url)).await
     }
+
+    /// `GET /v1/tenants/{tenant}/appliances/{id}/applications`: one page.
+    pub async fn applications(
+        &self,
+        tenant: &TenantId,
+        id: &ApplianceId,
+        sort: ApplicationSort,
+        order: SortDirection,
+        cursor: Option<&str>,
+    ) -> Result<ListPage<ApplicationView>, PortalError> {
+        let mut url = self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "appliances",
+            id.as_str(),
+            "applications",
+        ]);
+        {
+            let mut qp = url.query_pairs_mut();
+            qp.append_pair("sort", wire_str(&sort).as_str());
+            qp.append_pair("order", wire_str(&order).as_str());
+            if let Some(c) = cursor {
+                qp.append_pair("cursor", c);
+            }
+        }
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// `GET /v1/firmware`: one page of the firmware catalog.
+    pub async fn firmware_catalog(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<ListPage<FirmwareRelease>, PortalError> {
+        let mut url = self.url(&["v1", "firmware"]);
+        if let Some(c) = cursor {
+            url.query_pairs_mut().append_pair("cursor", c);
+        }
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// `GET /v1/tenants/{tenant}/removed-appliances`: one page.
+    pub async fn removed_appliances(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&str>,
+    ) -> Result<ListPage<RemovedAppliance>, PortalError> {
+        let mut url = self.url(&["v1", "tenants", tenant.as_str(), "removed-appliances"]);
+        if let Some(c) = cursor {
+            url.query_pairs_mut().append_pair("cursor", c);
+        }
+        self.json(self.request(Method::GET, url)).await
+    }
+}
+
+/// A unit enum's wire name (its serde string).
+fn wire_str<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 impl PortalClient {

@@ -7,6 +7,7 @@
 
 use crate::portal_client::{ApplianceQuery, PortalClient, PortalError};
 use crate::session_file::{self, Session, SessionError};
+use rampart_domain::applications::{ApplicationSort, SortDirection};
 use rampart_domain::ids::{ApplianceId, TenantId};
 use rampart_domain::portal_protocol::{
     ApplianceDetail, AppliancePatch, ApplianceSummary, ClusterView, ListPage, Location, Me,
@@ -213,6 +214,44 @@ pub enum AppliancesCommand {
     Set(ApplianceSetArgs),
     /// CPU, memory and disk over time (kept 30 days): a table, or a PNG chart.
     Status(crate::history_cmd::StatusArgs),
+    /// The applications an appliance reports (UP, DOWN, N/A); start, stop or restart
+    /// one with `rampart jobs create ... application`.
+    Apps {
+        #[arg(value_parser = parse_appliance_id)]
+        id: ApplianceId,
+        #[arg(long, value_parser = parse_tenant)]
+        tenant: Option<TenantId>,
+        #[arg(long, value_enum, default_value = "name")]
+        sort: AppSortArg,
+        #[arg(long, value_enum, default_value = "asc")]
+        order: OrderArg,
+    },
+    /// The cluster of an appliance: state, sync, the partner and its firmware.
+    Cluster {
+        #[arg(value_parser = parse_appliance_id)]
+        id: ApplianceId,
+        #[arg(long, value_parser = parse_tenant)]
+        tenant: Option<TenantId>,
+    },
+    /// Appliances the console removed because their license expired over 40 days ago.
+    Removed {
+        #[arg(long, value_parser = parse_tenant)]
+        tenant: Option<TenantId>,
+    },
+    /// The firmware catalog (versions, release dates, security releases).
+    Firmware,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AppSortArg {
+    Name,
+    State,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OrderArg {
+    Asc,
+    Desc,
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -726,6 +765,37 @@ pub async fn appliances(
             }
             Ok(())
         }
+        AppliancesCommand::Apps {
+            id,
+            tenant,
+            sort,
+            order,
+        } => {
+            let tenant = s.tenant_or_own(tenant).await?;
+            let sort = match sort {
+                AppSortArg::Name => ApplicationSort::Name,
+                AppSortArg::State => ApplicationSort::State,
+            };
+            let order = match order {
+                OrderArg::Asc => SortDirection::Asc,
+                OrderArg::Desc => SortDirection::Desc,
+            };
+            crate::fleet_cmd::applications(&s, &tenant, &id, sort, order, opts.json, out).await
+        }
+        AppliancesCommand::Cluster { id, tenant } => {
+            let tenant = s.tenant_or_own(tenant).await?;
+            let view = s.client.cluster(&tenant, &id).await?;
+            if opts.json {
+                write_json(out, &view)
+            } else {
+                crate::fleet_cmd::print_cluster(&view, out)
+            }
+        }
+        AppliancesCommand::Removed { tenant } => {
+            let tenant = s.tenant_or_own(tenant).await?;
+            crate::fleet_cmd::removed(&s, &tenant, opts.json, out).await
+        }
+        AppliancesCommand::Firmware => crate::fleet_cmd::firmware(&s, opts.json, out).await,
         AppliancesCommand::Set(a) => {
             let tenant = s.tenant_or_own(a.tenant.clone()).await?;
             let inventory = if a.inventory.is_empty() {
@@ -987,6 +1057,7 @@ pub fn print_appliance_table(
                 a.firmware.clone(),
                 wire_name(&a.status),
                 dash(a.cluster.as_deref()),
+                icons(&a.flags),
                 if a.tags.is_empty() {
                     "-".to_owned()
                 } else {
@@ -1004,11 +1075,27 @@ pub fn print_appliance_table(
         "FIRMWARE",
         "STATUS",
         "CLUSTER",
+        "ICONS",
         "TAGS",
         "LAST CHECK-IN",
     ];
     write!(out, "{}", render_table(&headers, &cells))?;
     Ok(())
+}
+
+/// The status icons of SPEC 4.2 in one cell: a letter when on, `.` when off
+/// (greyed): Report, VPN, Cloud shield, Update available, `!` security update.
+pub fn icons(f: &rampart_domain::portal_protocol::ApplianceFlags) -> String {
+    [
+        (f.report_active, 'R'),
+        (f.vpn, 'V'),
+        (f.cloud_shield, 'C'),
+        (f.update_available, 'U'),
+        (f.security_update_recommended, '!'),
+    ]
+    .iter()
+    .map(|(on, c)| if *on { *c } else { '.' })
+    .collect()
 }
 
 pub fn print_user_table(rows: &[UserView], out: &mut impl Write) -> anyhow::Result<()> {
@@ -1096,7 +1183,10 @@ pub fn print_appliance_detail(
         (f.vpn, "VPN"),
         (f.cloud_shield, "cloud shield"),
         (f.update_available, "update available"),
-        (f.security_update_recommended, "security update recommended"),
+        (
+            f.security_update_recommended,
+            "security update highly recommended",
+        ),
     ]
     .iter()
     .filter(|(on, _)| *on)
@@ -1222,32 +1312,37 @@ pub fn print_appliance_detail(
             indent(&render_table(&["FIELD", "VALUE"], &cells))
         )?;
     }
-    if let Some(c) = cluster {
-        writeln!(out, "\nCluster {}:", c.cluster_id)?;
-        let mut rows = vec![
-            ("Role", c.role.clone()),
-            ("Sync", c.sync.as_ref().map_or("-".to_owned(), wire_name)),
-        ];
-        match &c.partner {
-            Some(p) => {
-                rows.push(("Partner", format!("{} ({})", p.serial, p.role)));
-                rows.push((
-                    "Partner appliance",
-                    p.appliance_id
-                        .as_ref()
-                        .map_or("not enrolled".to_owned(), |id| id.to_string()),
-                ));
-                rows.push(("Partner firmware", dash(p.firmware.as_deref())));
-                rows.push((
-                    "Partner sync",
-                    p.sync.as_ref().map_or("-".to_owned(), wire_name),
-                ));
-            }
-            None => rows.push(("Partner", "-".to_owned())),
+    let fw = &d.firmware_options;
+    if !fw.upgrades.is_empty() || fw.rollback_to.is_some() {
+        writeln!(out, "\nFirmware options:")?;
+        let mut cells: Vec<Vec<String>> = fw
+            .upgrades
+            .iter()
+            .map(|r| {
+                let kind = if r.security {
+                    "upgrade (security)"
+                } else {
+                    "upgrade"
+                };
+                vec![
+                    kind.to_owned(),
+                    r.version.to_string(),
+                    r.released.to_string(),
+                ]
+            })
+            .collect();
+        if let Some(v) = fw.rollback_to {
+            cells.push(vec!["rollback".to_owned(), v.to_string(), "-".to_owned()]);
         }
-        let mut buf = Vec::new();
-        write_fields(&mut buf, &rows)?;
-        write!(out, "{}", indent(&String::from_utf8_lossy(&buf)))?;
+        write!(
+            out,
+            "{}",
+            indent(&render_table(&["OPTION", "VERSION", "RELEASED"], &cells))
+        )?;
+    }
+    if let Some(c) = cluster {
+        writeln!(out)?;
+        crate::fleet_cmd::print_cluster(c, out)?;
     }
     Ok(())
 }

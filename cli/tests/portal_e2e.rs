@@ -133,6 +133,73 @@ async fn an_administrator_signs_in_and_works_with_the_cli() {
     );
     let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    // The agents report with the status authorization on: the report icon is lit.
+    assert_eq!(page["items"][0]["flags"]["report_active"], true, "{page}");
+    let first = page["items"][0]["id"].as_str().unwrap().to_owned();
+
+    // Its applications, by state descending (N/A, DOWN, UP; ties by name).
+    let s = session.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        rampart(
+            &s,
+            &[
+                "appliances",
+                "apps",
+                &first,
+                "--tenant",
+                "100001.sms",
+                "--sort",
+                "state",
+                "--order",
+                "desc",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["NAME", "STATE"],
+            vec!["mail_connector", "N/A"],
+            vec!["vpn", "DOWN"],
+            vec!["http_proxy", "UP"],
+            vec!["ips", "UP"],
+        ],
+        "{text}"
+    );
+    // The catalog and the removals are empty on a fresh console.
+    let s = session.clone();
+    let out =
+        tokio::task::spawn_blocking(move || rampart(&s, &["appliances", "firmware", "--json"]))
+            .await
+            .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "[]");
+    let s = session.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        rampart(&s, &["appliances", "removed", "--tenant", "100001.sms"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        "No appliances removed."
+    );
 
     // A tenant the user cannot see: exit 4; a bad value: exit 6.
     let s = session.clone();

@@ -34,7 +34,7 @@ pub(crate) fn report(authorizations: Value) -> CheckinReport {
     serde_json::from_value(json!({
         "firmware": "14.1.2", "previous_firmware": "14.0.9", "hostname": "fw", "model": "UTM",
         "cpu_percent": 1.0, "memory_percent": 2.0, "disk_percent": 3.0, "uptime_secs": 600,
-        "authorizations": authorizations
+        "applications": {"ips": "UP"}, "authorizations": authorizations
     }))
     .unwrap()
 }

@@ -87,7 +87,8 @@ async fn maintenance_handler_times_out_uncollected_commands_and_finishes_jobs() 
     assert_eq!(
         without_history(serde_json::to_value(report).unwrap()),
         json!({"open_jobs": 1, "timed_out": 0, "jobs_finished": 0,
-               "backups": {"due": 0, "jobs_created": 0, "offline": 0}})
+               "backups": {"due": 0, "jobs_created": 0, "offline": 0},
+               "expired_removed": 0, "expired_kept_for_vpn": 0})
     );
     assert_eq!(
         command(&*table, &job.id, &a).await.status.state,
@@ -103,7 +104,8 @@ async fn maintenance_handler_times_out_uncollected_commands_and_finishes_jobs() 
     assert_eq!(
         without_history(serde_json::to_value(report).unwrap()),
         json!({"open_jobs": 1, "timed_out": 1, "jobs_finished": 1,
-               "backups": {"due": 0, "jobs_created": 0, "offline": 0}}),
+               "backups": {"due": 0, "jobs_created": 0, "offline": 0},
+               "expired_removed": 0, "expired_kept_for_vpn": 0}),
         "the function's JSON result"
     );
     let timed_out = command(&*table, &job.id, &a).await;

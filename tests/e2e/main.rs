@@ -1,10 +1,13 @@
 //! All workspace-level tests, compiled into one binary.
 
+mod applications;
 mod backup_schedule;
 mod backups;
+mod clusters;
 mod contract_aws;
 mod contract_embedded;
 mod device_api;
+mod firmware_catalog;
 mod fleet_jobs;
 mod jobs;
 mod lambda_backups;
@@ -13,6 +16,7 @@ mod lambda_dispatch;
 mod lambda_maintenance;
 mod lambda_portal_api;
 mod lambda_security_scan;
+mod license_expiry;
 mod mailer_and_keys;
 mod openapi;
 mod portal_sign_in;

@@ -8,6 +8,7 @@ use rampart_app::ApiError;
 use rampart_app::http::route_table::{Access, DEVICE_ROUTES, PORTAL_ROUTES, RouteSpec};
 use rampart_domain::Timestamp;
 use rampart_domain::backup::{BackupPassword, CharClass, PasswordRefusal};
+use rampart_domain::cluster::ClusterState;
 use rampart_domain::comm_log::{self, ChainHead, Direction, LogEntry, LogFields, LogStatus};
 use rampart_domain::connection::ConnectionStatus;
 use rampart_domain::device_protocol::{
@@ -16,6 +17,7 @@ use rampart_domain::device_protocol::{
     ErrorBody, ErrorDetail, MAX_BACKUP_BYTES, PendingCommand, PresignedHttp,
 };
 use rampart_domain::firmware::FirmwareVersion;
+use rampart_domain::firmware_catalog::{FirmwareOptions, FirmwareRelease};
 use rampart_domain::ids::{ApplianceId, BackupId, ClusterId, JobId, Serial, TenantId};
 use rampart_domain::jobs::{
     AppAction, ApplianceResult, Authorization, CommandState, EventKind, IllegalTransition,
@@ -27,8 +29,8 @@ use rampart_domain::portal_protocol::{
     BackupSchedule, BackupScheduleView, BackupView, ClusterPartner, ClusterView, CommandView,
     JobCancel, JobView, LicenseView, ListPage, Location, LogHeadView, LoginChallenge, LoginRequest,
     Me, NewJob, NewTenant, NewUser, NextStep, PasswordResetConfirm, PasswordResetRequest,
-    PasswordText, PinText, SessionGrant, TenantView, TotpEnrollRequest, TotpEnrollment,
-    TotpRequest, UserView,
+    PasswordText, PinText, RemovedAppliance, SessionGrant, TenantView, TotpEnrollRequest,
+    TotpEnrollment, TotpRequest, UserView,
 };
 use rampart_domain::report::{AppState, CheckinReport, ClusterSync, Interface};
 use rampart_domain::tenancy::{Email, Role, TenantKind};
@@ -489,6 +491,23 @@ fn detail(full: bool) -> ApplianceDetail {
             BTreeMap::new()
         },
         enrolled_at: "2025-01-02T03:04:05.000Z".into(),
+        firmware_options: if full {
+            FirmwareOptions {
+                upgrades: vec![release("14.1.0", true, Some("fixes CVE-2026-0001"))],
+                rollback_to: Some(FirmwareVersion::new(14, 0, 2)),
+            }
+        } else {
+            FirmwareOptions::default()
+        },
+    }
+}
+
+fn release(version: &str, security: bool, notes: Option<&str>) -> FirmwareRelease {
+    FirmwareRelease {
+        version: FirmwareVersion::parse(version).unwrap(),
+        released: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        security,
+        notes: notes.map(str::to_owned),
     }
 }
 
@@ -588,11 +607,13 @@ fn portal_answers_match_their_schemas() {
         &json!(ClusterView {
             cluster_id: ClusterId::parse("abcdef0123").unwrap(),
             role: "master".into(),
+            state: ClusterState::SyncFailed,
             sync: Some(ClusterSync::Synced),
             partner: Some(ClusterPartner {
                 serial: Serial::parse("A1B2C3D4-SPARE").unwrap(),
                 role: "spare".into(),
                 appliance_id: Some(appliance_id()),
+                status: Some(ConnectionStatus::Connected),
                 firmware: Some("14.0.2".into()),
                 sync: Some(ClusterSync::Failed),
                 link: Some(format!(
@@ -608,15 +629,56 @@ fn portal_answers_match_their_schemas() {
         &json!(ClusterView {
             cluster_id: ClusterId::parse("abcd").unwrap(),
             role: "master".into(),
+            state: ClusterState::Incomplete,
             sync: None,
             partner: Some(ClusterPartner {
                 serial: Serial::parse("ZZZZ9999").unwrap(),
                 role: "spare".into(),
                 appliance_id: None,
+                status: None,
                 firmware: None,
                 sync: None,
                 link: None,
             }),
+        }),
+    );
+    s.check_json(
+        "FirmwarePage",
+        &json!(ListPage {
+            items: vec![
+                release("14.0.2", false, None),
+                release("14.1", true, Some("fix"))
+            ],
+            next_cursor: Some("c".into()),
+        }),
+    );
+    s.check_json(
+        "ApplicationPage",
+        &json!(ListPage {
+            items: rampart_domain::applications::sorted_applications(
+                &detail(true).applications,
+                rampart_domain::applications::ApplicationSort::State,
+                rampart_domain::applications::SortDirection::Desc,
+            ),
+            next_cursor: None,
+        }),
+    );
+    s.check_json(
+        "RemovedAppliancePage",
+        &json!(ListPage {
+            items: vec![RemovedAppliance {
+                tenant: customer(),
+                serial: Serial::parse("A1B2C3D4").unwrap(),
+                appliance: appliance_id(),
+                hostname: "fw-old".into(),
+                license_expired: "2026-01-01".into(),
+                removed_at: "2026-02-11T00:00:00.000Z".into(),
+                reason: rampart_domain::license_expiry::removal_reason(
+                    chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                    chrono::NaiveDate::from_ymd_opt(2026, 2, 11).unwrap(),
+                ),
+            }],
+            next_cursor: None,
         }),
     );
     for next in [NextStep::Totp, NextStep::TotpEnrollment] {
@@ -1055,6 +1117,9 @@ fn refusals() -> Vec<Refusal> {
         Refusal::ApplianceGone,
         Refusal::NotAnUpdate {
             installed: FirmwareVersion::new(14, 2, 0),
+        },
+        Refusal::UnknownApplication {
+            name: "mail_relay".into(),
         },
     ]
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use rampart_domain::Timestamp;
 use rampart_domain::connection::ConnectionStatus;
+use rampart_domain::firmware::FirmwareVersion;
+use rampart_domain::firmware_catalog::FirmwareRelease;
 use rampart_domain::ids::{ApplianceId, Serial, TenantId};
 use rampart_domain::license::{License, NewLicense};
 use rampart_ports::{Clock, Condition, Item, Query, SortKey, StoreError, Table};
@@ -13,6 +15,7 @@ use serde::Serialize;
 
 use crate::all_pages::all_items;
 use crate::error::ApiError;
+use crate::license_expiry::{ExpiryReport, LicenseExpiry};
 use crate::records::appliance::ApplianceRecord;
 use crate::store_keys;
 
@@ -105,6 +108,41 @@ impl AdminService {
                     .map_err(|e| ApiError::Unavailable(e.into()))
             })
             .collect()
+    }
+
+    /// Adds a version to the firmware catalog (SPEC 9).
+    pub async fn add_firmware(&self, release: FirmwareRelease) -> Result<(), ApiError> {
+        crate::firmware_catalog::add_release(&*self.table, release).await
+    }
+
+    pub async fn remove_firmware(&self, version: FirmwareVersion) -> Result<(), ApiError> {
+        crate::firmware_catalog::remove_release(&*self.table, version).await
+    }
+
+    pub async fn firmware_catalog(&self) -> Result<Vec<FirmwareRelease>, ApiError> {
+        Ok(crate::firmware_catalog::read_catalog(&*self.table)
+            .await?
+            .releases()
+            .to_vec())
+    }
+
+    /// Removes, or with `dry_run` only lists, the appliances whose license expired
+    /// more than 40 days ago and that no VPN configuration references (SPEC 2).
+    pub async fn expire_licenses(&self, dry_run: bool) -> Result<ExpiryReport, ApiError> {
+        LicenseExpiry::new(self.table.clone(), self.clock.clone())
+            .run(dry_run)
+            .await
+    }
+
+    /// Every appliance removed for an expired license, tenant by tenant.
+    pub async fn removed_appliances(
+        &self,
+    ) -> Result<Vec<crate::records::removed_appliance::RemovedRecord>, ApiError> {
+        let mut all = Vec::new();
+        for t in self.tenants().await? {
+            all.extend(crate::license_expiry::removed_appliances(&*self.table, &t).await?);
+        }
+        Ok(all)
     }
 
     /// The whole fleet, tenant by tenant (operator view of the self-hosted console).

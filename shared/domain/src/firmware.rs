@@ -46,6 +46,11 @@ impl FirmwareVersion {
         Ok(Self::new(nums[0], nums[1], nums[2]))
     }
 
+    /// Major, minor and patch numbers.
+    pub const fn parts(self) -> (u16, u16, u16) {
+        (self.major, self.minor, self.patch)
+    }
+
     pub fn is_supported(self) -> bool {
         self >= MIN_SUPPORTED
     }

@@ -6,8 +6,10 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::cluster::ClusterState;
 use crate::comm_log::ChainHead;
 use crate::connection::ConnectionStatus;
+use crate::firmware_catalog::FirmwareOptions;
 use crate::ids::{ApplianceId, BackupId, ClusterId, JobId, ScanId, Serial, TenantId};
 use crate::jobs::{CommandState, JobCounts, JobTarget, Operation, Refusal};
 use crate::report::{AppState, ClusterSync, Interface};
@@ -147,8 +149,9 @@ pub struct LicenseView {
     pub appliance_id: Option<ApplianceId>,
 }
 
-/// The status icons of an appliance tile (SPEC 4.2). A feature that does not
-/// exist yet, or is off, is `false` (shown greyed).
+/// The status icons of an appliance tile (SPEC 4.2); a feature that is off is
+/// `false` (shown greyed). Report, VPN and Cloud Shield come from the appliance's
+/// last check-in (`ActiveFeatures`); the update flags from the firmware catalog.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApplianceFlags {
     pub report_active: bool,
@@ -203,6 +206,8 @@ pub struct ApplianceDetail {
     pub location: Option<Location>,
     pub inventory: BTreeMap<String, String>,
     pub enrolled_at: String,
+    /// Upgrade and rollback options from the firmware catalog (SPEC 4.3, 9).
+    pub firmware_options: FirmwareOptions,
 }
 
 /// `PATCH /v1/tenants/{tenant}/appliances/{id}`: only the fields given change.
@@ -222,6 +227,8 @@ pub struct AppliancePatch {
 pub struct ClusterView {
     pub cluster_id: ClusterId,
     pub role: String,
+    /// Derived from both partners' connection and sync (see `cluster::cluster_state`).
+    pub state: ClusterState,
     pub sync: Option<ClusterSync>,
     pub partner: Option<ClusterPartner>,
 }
@@ -231,10 +238,26 @@ pub struct ClusterPartner {
     pub serial: Serial,
     pub role: String,
     pub appliance_id: Option<ApplianceId>,
+    /// Connected/Disconnected, once the partner appliance has enrolled.
+    pub status: Option<ConnectionStatus>,
     pub firmware: Option<String>,
     pub sync: Option<ClusterSync>,
     /// Portal path of the partner appliance.
     pub link: Option<String>,
+}
+
+/// An appliance the console removed because its license expired more than 40
+/// days ago (SPEC 2); kept in the tenant's partition as the durable record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedAppliance {
+    pub tenant: TenantId,
+    pub serial: Serial,
+    pub appliance: ApplianceId,
+    pub hostname: String,
+    pub license_expired: String,
+    /// When it was removed (RFC 3339).
+    pub removed_at: String,
+    pub reason: String,
 }
 
 // ---- jobs ------------------------------------------------------------------------

@@ -58,6 +58,13 @@ impl Timestamp {
         Duration::from_millis(self.0.abs_diff(other.0))
     }
 
+    /// The UTC calendar day this instant falls on.
+    pub fn utc_date(self) -> chrono::NaiveDate {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(self.0)
+            .map(|t| t.date_naive())
+            .unwrap_or_default()
+    }
+
     pub fn to_rfc3339(self) -> String {
         chrono::DateTime::<chrono::Utc>::from_timestamp_millis(self.0)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use axum::{Extension, Json, Router};
 use rampart_domain::Timestamp;
+use rampart_domain::applications::{ApplicationSort, SortDirection};
 use rampart_domain::ids::{ApplianceId, BackupId, JobId, ScanId, Serial, TenantId};
 use rampart_domain::portal_protocol::{
     AppliancePatch, BackupSchedule, JobCancel, LoginRequest, NewJob, NewTenant, NewUser,
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use super::api_json::{ApiJson, MAX_PORTAL_BODY};
 use super::route_table::{Access, PORTAL_ROUTES, RouteSpec};
 use crate::error::ApiError;
-use crate::portal::{ApplianceQuery, LogOrder, PortalService, Principal};
+use crate::portal::{ApplianceQuery, ApplicationQuery, LogOrder, PortalService, Principal};
 
 type Svc = Arc<PortalService>;
 
@@ -93,6 +94,9 @@ fn handler(spec: &RouteSpec) -> MethodRouter<Svc> {
             get(status_history)
         }
         ("GET", "/v1/scan-profile") => get(scan_profile),
+        ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/applications") => get(applications),
+        ("GET", "/v1/tenants/{tenant}/removed-appliances") => get(removed_appliances),
+        ("GET", "/v1/firmware") => get(firmware_catalog),
         ("GET", "/v1/openapi.json") => get(super::openapi::openapi_document),
         (method, path) => panic!("route {method} {path} has no handler"),
     }
@@ -704,4 +708,62 @@ async fn status_history(
         )
         .await?;
     Ok(Json(view).into_response())
+}
+
+// ---- applications, firmware catalog, removals ------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplicationParams {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    sort: Option<ApplicationSort>,
+    order: Option<SortDirection>,
+}
+
+async fn applications(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<ApplicationParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let page = svc
+        .applications(
+            &who,
+            &tenant_param(&p)?,
+            &appliance_param(&p)?,
+            ApplicationQuery {
+                sort: q.sort.unwrap_or_default(),
+                direction: q.order.unwrap_or_default(),
+                limit: check_limit(q.limit)?,
+                cursor: q.cursor,
+            },
+        )
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+async fn removed_appliances(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let page = svc
+        .removed_appliances(&who, &tenant_param(&p)?, check_limit(q.limit)?, q.cursor)
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+async fn firmware_catalog(
+    State(svc): State<Svc>,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let page = svc
+        .firmware_catalog(check_limit(q.limit)?, q.cursor)
+        .await?;
+    Ok(Json(page).into_response())
 }

@@ -143,6 +143,17 @@ pub const PORTAL_ROUTES: &[RouteSpec] = &[
         Access::TenantRead,
     ),
     route("GET", "/v1/scan-profile", Access::Session),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/appliances/{appliance}/applications",
+        Access::TenantRead,
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/removed-appliances",
+        Access::TenantRead,
+    ),
+    route("GET", "/v1/firmware", Access::Session),
     route("GET", "/v1/openapi.json", Access::Public),
 ];
 

@@ -185,11 +185,14 @@ impl Dispatcher {
         let appliance = ApplianceRecord::try_from(&item)
             .map_err(|e| DispatchError::Store(ApiError::Unavailable(e.into())))?;
         if let Some(report) = &appliance.report
-            && let Err(reason) = job.operation.check_allowed(
-                &report.authorizations,
-                report.firmware,
-                report.previous_firmware,
-            )
+            && let Err(reason) = job
+                .operation
+                .check_allowed(
+                    &report.authorizations,
+                    report.firmware,
+                    report.previous_firmware,
+                )
+                .and_then(|()| job.operation.check_application(&report.applications))
         {
             return Ok(refuse(reason));
         }

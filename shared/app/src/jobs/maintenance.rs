@@ -1,7 +1,8 @@
 //! The `maintenance` function's job work: commands that were not collected or not
 //! answered in time time out even if their appliance never checks in again, and a
 //! job whose commands have all finished is marked finished; once an hour the
-//! status history is compacted. Runs on a schedule
+//! status history is compacted; once a day, appliances whose license expired
+//! long ago are removed (`license_expiry`). Runs on a schedule
 //! (EventBridge on AWS, a timer self-hosted).
 
 use rampart_domain::comm_log::{Direction, LogFields, LogStatus};
@@ -15,6 +16,7 @@ use super::command_writer::{Written, write_transition};
 use crate::all_pages::all_items;
 use crate::backups::schedule::{ScheduleReport, ScheduledBackups};
 use crate::error::ApiError;
+use crate::license_expiry::LicenseExpiry;
 use crate::records::command::CommandRecord;
 use crate::records::job::JobRecord;
 use crate::status_history::{CompactionReport, StatusCompaction};
@@ -33,17 +35,22 @@ pub struct SweepReport {
     pub backups: ScheduleReport,
     /// The hourly status-history compaction (see `status_history`).
     pub status_history: CompactionReport,
+    /// The day's license-expiry run, when this sweep made it (see `license_expiry`).
+    pub expired_removed: u32,
+    pub expired_kept_for_vpn: u32,
 }
 
 pub struct Maintenance {
     table: Arc<dyn Table>,
     clock: Arc<dyn Clock>,
     scheduled_backups: Option<ScheduledBackups>,
+    license_expiry: LicenseExpiry,
 }
 
 impl Maintenance {
     pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Self {
         Self {
+            license_expiry: LicenseExpiry::new(table.clone(), clock.clone()),
             table,
             clock,
             scheduled_backups: None,
@@ -97,7 +104,15 @@ impl Maintenance {
         report.status_history = StatusCompaction::new(self.table.clone(), self.clock.clone())
             .run_if_due()
             .await?;
-        if report.timed_out > 0 || report.jobs_finished > 0 || report.backups.due > 0 {
+        if let Some(expiry) = self.license_expiry.run_daily().await? {
+            report.expired_removed = expiry.removed.len() as u32;
+            report.expired_kept_for_vpn = expiry.kept_for_vpn.len() as u32;
+        }
+        if report.timed_out > 0
+            || report.jobs_finished > 0
+            || report.backups.due > 0
+            || report.expired_removed > 0
+        {
             tracing::info!(?report, "maintenance sweep");
         }
         Ok(report)

@@ -3,7 +3,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use rampart_domain::Timestamp;
+use rampart_domain::cluster::{PartnerState, cluster_state};
 use rampart_domain::connection::ConnectionStatus;
+use rampart_domain::firmware_catalog::FirmwareCatalog;
 use rampart_domain::ids::{ApplianceId, TenantId};
 use rampart_domain::portal_protocol::{
     ApplianceDetail, ApplianceFlags, AppliancePatch, ApplianceSummary, ClusterPartner, ClusterView,
@@ -18,6 +20,7 @@ use super::licenses::{license_view, role_name};
 use super::{PortalService, malformed, page_limit};
 use crate::all_pages::all_items;
 use crate::error::ApiError;
+use crate::firmware_catalog::read_catalog;
 use crate::records::appliance::{ApplianceRecord, FAST_POLL_UNTIL};
 use crate::records::license;
 use crate::store_keys;
@@ -44,7 +47,9 @@ fn display_name(r: &ApplianceRecord) -> String {
     r.edits.name.clone().unwrap_or_else(|| r.hostname.clone())
 }
 
-fn summary(r: &ApplianceRecord, now: Timestamp) -> ApplianceSummary {
+/// One row of the list; `catalog` is read once per request, not per appliance.
+fn summary(r: &ApplianceRecord, now: Timestamp, catalog: &FirmwareCatalog) -> ApplianceSummary {
+    let features = r.report.as_ref().map(|x| x.features).unwrap_or_default();
     ApplianceSummary {
         id: r.id.clone(),
         tenant: r.tenant.clone(),
@@ -60,13 +65,12 @@ fn summary(r: &ApplianceRecord, now: Timestamp) -> ApplianceSummary {
         last_checkin: r.last_checkin.map(Timestamp::to_rfc3339),
         cluster: r.cluster.as_ref().map(|c| c.id.short().to_owned()),
         tags: r.edits.tags.clone(),
-        // These features arrive with later issues; until then they are off (greyed).
         flags: ApplianceFlags {
-            report_active: false,
-            vpn: false,
-            cloud_shield: false,
-            update_available: false,
-            security_update_recommended: false,
+            report_active: features.report,
+            vpn: features.vpn,
+            cloud_shield: features.cloud_shield,
+            update_available: catalog.update_available(r.firmware),
+            security_update_recommended: catalog.security_update_recommended(r.firmware),
         },
     }
 }
@@ -124,12 +128,13 @@ impl PortalService {
     ) -> Result<ListPage<ApplianceSummary>, ApiError> {
         self.authorize_tenant(who, tenant).await?;
         let now = self.clock.now();
+        let catalog = read_catalog(self.table.as_ref()).await?;
         let mut rows: Vec<ApplianceSummary> = self
             .tenant_appliances(tenant)
             .await?
             .iter()
             .filter(|r| q.matches(r))
-            .map(|r| summary(r, now))
+            .map(|r| summary(r, now, &catalog))
             .collect();
         let key = |s: &ApplianceSummary| (s.name.to_lowercase(), s.id.as_str().to_owned());
         rows.sort_by_key(key);
@@ -215,9 +220,11 @@ impl PortalService {
             })?;
         let lic = license::from_item(&lic_item).map_err(malformed)?;
         let company = self.get_company_name(&r.tenant).await?;
+        let catalog = read_catalog(self.table.as_ref()).await?;
         let report = r.report.as_ref();
         Ok(ApplianceDetail {
-            summary: summary(&r, self.clock.now()),
+            summary: summary(&r, self.clock.now(), &catalog),
+            firmware_options: catalog.options(r.firmware, report.and_then(|x| x.previous_firmware)),
             hostname: r.hostname.clone(),
             previous_firmware: report
                 .and_then(|x| x.previous_firmware)
@@ -340,6 +347,16 @@ impl PortalService {
         let partner_license = self.tenant_licenses(tenant).await?.into_iter().find(|l| {
             l.serial != r.serial && l.cluster.as_ref().is_some_and(|c| c.id == membership.id)
         });
+        let now = self.clock.now();
+        let status_of = |a: &ApplianceRecord| {
+            ConnectionStatus::at(
+                now,
+                a.last_checkin,
+                Duration::from_secs(a.poll_interval_secs),
+            )
+        };
+        let own_sync = r.report.as_ref().and_then(|x| x.cluster_sync);
+        let mut partner_state = None;
         let partner = match partner_license {
             None => None,
             Some(l) => {
@@ -347,6 +364,10 @@ impl PortalService {
                     Some(pid) => Some(self.appliance_record(tenant, pid).await?),
                     None => None,
                 };
+                partner_state = appliance.as_ref().map(|a| PartnerState {
+                    status: status_of(a),
+                    sync: a.report.as_ref().and_then(|x| x.cluster_sync),
+                });
                 Some(ClusterPartner {
                     serial: l.serial.clone(),
                     role: l
@@ -356,6 +377,7 @@ impl PortalService {
                         .unwrap_or("master")
                         .to_owned(),
                     appliance_id: l.bound_to.clone(),
+                    status: appliance.as_ref().map(status_of),
                     firmware: appliance.as_ref().map(|a| a.firmware.to_string()),
                     sync: appliance
                         .as_ref()
@@ -371,7 +393,8 @@ impl PortalService {
         Ok(ClusterView {
             cluster_id: membership.id,
             role: role_name(membership.role).to_owned(),
-            sync: r.report.as_ref().and_then(|x| x.cluster_sync),
+            state: cluster_state(own_sync, partner_state),
+            sync: own_sync,
             partner,
         })
     }

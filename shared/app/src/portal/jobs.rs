@@ -90,6 +90,7 @@ impl PortalService {
                     report.firmware,
                     report.previous_firmware,
                 )
+                .and_then(|()| operation.check_application(&report.applications))
                 .map_err(ApiError::CommandRefused)?;
         }
         let mut random = [0u8; 4];

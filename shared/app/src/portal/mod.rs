@@ -5,12 +5,15 @@
 
 pub mod access;
 mod appliances;
+mod applications;
 mod backups;
 mod bootstrap;
 mod comm_log;
+mod firmware;
 mod jobs;
 mod licenses;
 mod password_reset;
+mod removed_appliances;
 mod scans;
 mod sessions;
 mod sign_in;
@@ -20,6 +23,7 @@ mod users;
 
 pub use access::Principal;
 pub use appliances::ApplianceQuery;
+pub use applications::ApplicationQuery;
 pub use bootstrap::{Bootstrapped, bootstrap};
 pub use comm_log::LogOrder;
 pub use scans::scan_profile;

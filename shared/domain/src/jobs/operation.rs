@@ -161,6 +161,10 @@ pub enum Refusal {
     /// back to an older version).
     #[error("firmware {installed} is installed; the update must be to a newer version")]
     NotAnUpdate { installed: FirmwareVersion },
+    /// An application the appliance does not report, or reports as N/A (not
+    /// running on it at all): there is nothing to start, stop or restart.
+    #[error("the appliance reports no application {name:?} it could start or stop")]
+    UnknownApplication { name: String },
 }
 
 impl Refusal {
@@ -175,6 +179,7 @@ impl Refusal {
             Self::Unsupported => "unsupported",
             Self::ApplianceGone => "appliance_gone",
             Self::NotAnUpdate { .. } => "not_an_update",
+            Self::UnknownApplication { .. } => "unknown_application",
         }
     }
 }
@@ -291,6 +296,24 @@ impl Operation {
         }
     }
 
+    /// For an application operation: the appliance must report the application as
+    /// UP or DOWN (N/A means it does not run there). Other operations pass.
+    pub fn check_application(
+        &self,
+        reported: &std::collections::BTreeMap<String, crate::report::AppState>,
+    ) -> Result<(), Refusal> {
+        use crate::report::AppState;
+        match self {
+            Self::Application { name, .. } => match reported.get(name) {
+                Some(AppState::Up | AppState::Down) => Ok(()),
+                Some(AppState::NotApplicable) | None => {
+                    Err(Refusal::UnknownApplication { name: name.clone() })
+                }
+            },
+            _ => Ok(()),
+        }
+    }
+
     /// Checks the operation's own fields: an application name of 1 to 64 characters
     /// without control characters; a firmware update to a supported version, planned at
     /// most [`MAX_PLAN_AHEAD`] after `now` (a time in the past means "now").
@@ -331,6 +354,31 @@ impl Operation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn application_operations_need_a_reported_running_or_stopped_application() {
+        use crate::report::AppState;
+        let reported: std::collections::BTreeMap<String, AppState> = [
+            ("ips".to_owned(), AppState::Down),
+            ("mail".to_owned(), AppState::NotApplicable),
+        ]
+        .into_iter()
+        .collect();
+        let app = |name: &str| Operation::Application {
+            name: name.into(),
+            action: AppAction::Start,
+        };
+        assert_eq!(app("ips").check_application(&reported), Ok(()));
+        for missing in ["mail", "nope"] {
+            assert_eq!(
+                app(missing).check_application(&reported),
+                Err(Refusal::UnknownApplication {
+                    name: missing.into()
+                })
+            );
+        }
+        assert_eq!(Operation::Reboot.check_application(&reported), Ok(()));
+    }
 
     fn v(s: &str) -> FirmwareVersion {
         FirmwareVersion::parse(s).unwrap()
