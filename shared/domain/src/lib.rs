@@ -10,6 +10,7 @@ pub mod ids;
 pub mod jobs;
 pub mod license;
 pub mod portal_protocol;
+pub mod profile;
 pub mod report;
 pub mod tenancy;
 pub mod time;
