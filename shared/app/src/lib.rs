@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod json_body;
 pub mod portal;
+pub mod profiles;
 pub mod queues;
 pub mod records;
 pub mod scans;

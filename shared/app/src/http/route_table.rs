@@ -150,6 +150,7 @@ pub const DEVICE_ROUTES: &[RouteSpec] = &[
         "/v1/device/commands/{command}/result",
         Access::Public,
     ),
+    route("POST", "/v1/device/configuration/result", Access::Public),
     route("POST", "/v1/device/backups", Access::Public),
     route(
         "POST",

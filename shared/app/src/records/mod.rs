@@ -7,6 +7,7 @@ pub mod command;
 pub mod credential;
 pub mod job;
 pub mod license;
+pub mod profile;
 pub mod scan;
 pub mod session;
 pub mod tenant;
