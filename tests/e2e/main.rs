@@ -16,6 +16,7 @@ mod lambda_security_scan;
 mod mailer_and_keys;
 mod openapi;
 mod portal_sign_in;
+mod profiles;
 mod runtime;
 mod scans;
 mod serve;

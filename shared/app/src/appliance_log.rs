@@ -40,8 +40,16 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<bool, ApiError>>,
 {
-    append_changing_appliance(table, tenant, appliance, fields, with, |_| Update::new(), with_holds)
-        .await
+    append_changing_appliance(
+        table,
+        tenant,
+        appliance,
+        fields,
+        with,
+        |_| Update::new(),
+        with_holds,
+    )
+    .await
 }
 
 /// As [`append_with`], and changes the appliance item itself in the same

@@ -8,8 +8,9 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::routing::post;
 use axum::{Json, Router};
 use rampart_domain::device_protocol::{
-    BACKUP_UPLOAD_PATH, BackupDownloadResponse, CONFIG_RESULT_PATH, BackupUploadResponse, CHECKIN_PATH,
-    CheckinResponse, CommandResultResponse, ENROLL_PATH, EnrollResponse, MAX_BODY_BYTES,
+    BACKUP_UPLOAD_PATH, BackupDownloadResponse, BackupUploadResponse, CHECKIN_PATH,
+    CONFIG_RESULT_PATH, CheckinResponse, CommandResultResponse, ENROLL_PATH, EnrollResponse,
+    MAX_BODY_BYTES,
 };
 use rampart_domain::profile::ConfigResultResponse;
 use std::net::{IpAddr, SocketAddr};

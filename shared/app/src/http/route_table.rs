@@ -137,6 +137,42 @@ pub const PORTAL_ROUTES: &[RouteSpec] = &[
         "/v1/tenants/{tenant}/appliances/{appliance}/scans/{scan}",
         Access::TenantRead,
     ),
+    route("GET", "/v1/tenants/{tenant}/profiles", Access::TenantRead),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/profiles/{profile}",
+        Access::TenantRead,
+    ),
+    route(
+        "PUT",
+        "/v1/tenants/{tenant}/profiles/{profile}",
+        Access::TenantChange,
+    ),
+    route(
+        "DELETE",
+        "/v1/tenants/{tenant}/profiles/{profile}",
+        Access::TenantChange,
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/profile-assignments",
+        Access::TenantRead,
+    ),
+    route(
+        "PUT",
+        "/v1/tenants/{tenant}/profile-assignments/{kind}/{target}",
+        Access::TenantChange,
+    ),
+    route(
+        "DELETE",
+        "/v1/tenants/{tenant}/profile-assignments/{kind}/{target}",
+        Access::TenantChange,
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/appliances/{appliance}/configuration",
+        Access::TenantRead,
+    ),
     route("GET", "/v1/scan-profile", Access::Session),
     route("GET", "/v1/openapi.json", Access::Public),
 ];

@@ -11,6 +11,7 @@ mod comm_log;
 mod jobs;
 mod licenses;
 mod password_reset;
+mod profiles;
 mod scans;
 mod sessions;
 mod sign_in;

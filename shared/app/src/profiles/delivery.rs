@@ -206,7 +206,10 @@ mod tests {
         let line = describe(
             4,
             &[(Section::Fail2ban, 4)],
-            &BTreeMap::from([(Section::Vpn, (3, "not authorized: vpn_configuration is off".into()))]),
+            &BTreeMap::from([(
+                Section::Vpn,
+                (3, "not authorized: vpn_configuration is off".into()),
+            )]),
         );
         assert_eq!(
             line,

@@ -1,23 +1,29 @@
 //! What an appliance reports about the sections it was sent: stored as each
 //! section's transfer status and logged appliance→console. Idempotent: a result
-//! already recorded (or about a version no longer current) changes nothing.
+//! already recorded (or about a version no longer current) changes nothing. An
+//! applied cloud backup schedule section drives the console's regular backup.
 
 use rampart_domain::Timestamp;
+use rampart_domain::backup_schedule::next_run;
 use rampart_domain::comm_log::{Direction, LogFields, LogStatus, sanitize_info};
 use rampart_domain::ids::{ApplianceId, TenantId};
+use rampart_domain::portal_protocol::BackupSchedule;
 use rampart_domain::profile::{
     ConfigResultRequest, ConfigResultResponse, Section, SectionOutcome, SectionTransfer,
     TransferState,
 };
-use rampart_ports::{Condition, Table, TransactOp};
+use rampart_ports::{Condition, StoreError, Table, TransactOp};
 use std::collections::BTreeMap;
 
 use crate::appliance_log::{Appended, append_changing_appliance};
+use crate::backups::schedule::{DUE_ATTR, move_due, schedule_of};
 use crate::error::ApiError;
+use crate::records::appliance::ApplianceRecord;
 use crate::records::profile::{
     StoredConfig, config_from_item, config_key, transfers_update, withheld_from_item,
     withheld_update,
 };
+use crate::store_keys;
 
 fn state_of(outcome: SectionOutcome) -> TransferState {
     match outcome {
@@ -139,6 +145,14 @@ pub async fn record(
         || async { Ok(true) },
     )
     .await?;
+    if appended == Appended::Done
+        && changed
+            .get(&Section::CloudBackupSchedule)
+            .is_some_and(|t| t.state == TransferState::Applied)
+        && let Some(schedule) = stored.config.content.cloud_backup_schedule
+    {
+        adopt_backup_schedule(table, tenant, appliance, &schedule, now).await?;
+    }
     match appended {
         Appended::Done => Ok(ConfigResultResponse {
             recorded: changed.len() as u32,
@@ -150,6 +164,48 @@ pub async fn record(
         ))),
     }
 }
+
+/// An applied cloud backup schedule section becomes the appliance's regular-backup
+/// schedule (as if set by `PUT .../backup-schedule`), its next run moved to match.
+/// A removed section leaves the schedule as it was.
+async fn adopt_backup_schedule(
+    table: &dyn Table,
+    tenant: &TenantId,
+    appliance: &ApplianceId,
+    schedule: &BackupSchedule,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let key = store_keys::appliance(tenant, appliance);
+    for _ in 0..ATTEMPTS {
+        let Some(item) = table.get(&key).await? else {
+            return Ok(());
+        };
+        if &schedule_of(&item) == schedule {
+            return Ok(());
+        }
+        let offset = ApplianceRecord::try_from(&item)
+            .ok()
+            .and_then(|r| r.report)
+            .and_then(|r| r.utc_offset_minutes)
+            .unwrap_or(0);
+        let old = item.i64(DUE_ATTR).map(Timestamp::from_millis);
+        let new = next_run(schedule, offset, now);
+        match table
+            .transact(move_due(tenant, appliance, old, new, schedule))
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(StoreError::TransactionCanceled | StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Unavailable(anyhow::anyhow!(
+        "the backup schedule kept changing while adopting the profile's"
+    )))
+}
+
+/// Writers moving one appliance's backup schedule at once: the loser reads again.
+const ATTEMPTS: usize = 5;
 
 #[cfg(test)]
 mod tests {
@@ -188,8 +244,14 @@ mod tests {
         };
         let now = Timestamp::from_secs(100);
         let first = changes(&stored, &req, now);
-        assert_eq!(first.keys().copied().collect::<Vec<_>>(), vec![Section::Fail2ban]);
+        assert_eq!(
+            first.keys().copied().collect::<Vec<_>>(),
+            vec![Section::Fail2ban]
+        );
         stored.transfers = first;
-        assert!(changes(&stored, &req, now).is_empty(), "a repeat changes nothing");
+        assert!(
+            changes(&stored, &req, now).is_empty(),
+            "a repeat changes nothing"
+        );
     }
 }

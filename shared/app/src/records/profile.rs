@@ -63,7 +63,10 @@ pub fn assignment_key(tenant: &TenantId, kind: AssignmentKind, target: &str) -> 
 }
 
 pub fn config_key(tenant: &TenantId, appliance: &ApplianceId) -> Key {
-    Key::new(tenant_partition(tenant), format!("{CONFIG_PREFIX}{appliance}"))
+    Key::new(
+        tenant_partition(tenant),
+        format!("{CONFIG_PREFIX}{appliance}"),
+    )
 }
 
 /// A profile version as stored (the same shape under both keys).
@@ -106,8 +109,7 @@ pub fn assignment_from_item(item: &Item) -> Result<AssignmentView, MalformedItem
         kind: AssignmentKind::parse(required(item, R, "kind")?)
             .ok_or_else(|| malformed(R, "kind"))?,
         target: required(item, R, "target")?.to_owned(),
-        profile: ProfileName::parse(required(item, R, "profile")?)
-            .map_err(|e| malformed(R, e))?,
+        profile: ProfileName::parse(required(item, R, "profile")?).map_err(|e| malformed(R, e))?,
     })
 }
 
@@ -198,8 +200,10 @@ mod tests {
         let p = ProfileView {
             name: ProfileName::parse("Branch").unwrap(),
             version: 3,
-            sections: serde_json::from_value(serde_json::json!({"cloud_shield": {"enabled": true}}))
-                .unwrap(),
+            sections: serde_json::from_value(
+                serde_json::json!({"cloud_shield": {"enabled": true}}),
+            )
+            .unwrap(),
             updated_at: Timestamp::from_secs(5).to_rfc3339(),
             updated_by: "admin@example.com".into(),
         };
@@ -216,7 +220,10 @@ mod tests {
             target: "berlin".into(),
             profile: p.name.clone(),
         };
-        assert_eq!(assignment_from_item(&assignment_item(&tenant(), &a)).unwrap(), a);
+        assert_eq!(
+            assignment_from_item(&assignment_item(&tenant(), &a)).unwrap(),
+            a
+        );
     }
 
     #[test]
@@ -252,6 +259,9 @@ mod tests {
             ap.attrs.insert(k, v);
         }
         assert_eq!(withheld_from_item(&ap), withheld);
-        assert_eq!(withheld_update(&BTreeSet::new()).remove, vec![CONFIG_WITHHELD]);
+        assert_eq!(
+            withheld_update(&BTreeSet::new()).remove,
+            vec![CONFIG_WITHHELD]
+        );
     }
 }

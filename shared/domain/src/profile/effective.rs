@@ -127,7 +127,8 @@ impl EffectiveConfig {
     }
 
     /// What an appliance holding `held` needs: every section set or removed after
-    /// it, plus the sections in `resend` (withheld earlier, allowed now).
+    /// it, plus the sections in `resend` (withheld earlier, allowed now; a section
+    /// once configured is always in `origins` or `removed`, so each is found).
     pub fn changes_since(&self, held: u64, resend: &BTreeSet<Section>) -> ConfigurationChange {
         let mut change = ConfigurationChange {
             version: self.version,
@@ -140,7 +141,7 @@ impl EffectiveConfig {
             }
         }
         for (s, v) in &self.removed {
-            if *v > held {
+            if *v > held || resend.contains(s) {
                 change.removed.push(*s);
                 change.section_versions.insert(*s, *v);
             }
