@@ -807,7 +807,6 @@ async fn device_messages_and_errors_match_their_schemas() {
             appliance_id: appliance_id(),
             poll_interval_secs: 60,
             server_time_ms: 1_764_072_000_000,
-            configuration: None,
         }),
     );
     s.check_json(
@@ -847,6 +846,7 @@ async fn device_messages_and_errors_match_their_schemas() {
             ],
             poll_interval_secs: 30,
             server_time_ms: 0,
+            configuration: None,
         }),
     );
     // Every operation as a pending command, as the appliance parses it.
