@@ -255,8 +255,12 @@ impl Agent {
         };
         match self.client.report_config_result(&req).await {
             Ok(_) => {}
-            Err(AgentError::Refused { status, code, .. }) if (400..500).contains(&status) => {
-                // Refused for good (e.g. malformed): retrying cannot help.
+            Err(AgentError::Refused {
+                status: 400 | 413 | 415 | 422,
+                code,
+                ..
+            }) => {
+                // The body itself was refused: sending it again cannot help.
                 tracing::warn!(serial = %self.config.serial, code, "configuration result refused");
             }
             Err(e) => {

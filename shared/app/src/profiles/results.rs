@@ -214,20 +214,22 @@ mod tests {
 
     #[test]
     fn only_new_results_about_current_versions_count() {
-        let mut stored = StoredConfig::default();
-        stored.config = EffectiveConfig {
-            version: 3,
-            origins: BTreeMap::from([(
-                Section::Fail2ban,
-                SectionOrigin {
-                    version: 3,
-                    profile: ProfileName::parse("p").unwrap(),
-                    profile_version: 2,
-                    via: "appliance".into(),
-                },
-            )]),
-            removed: BTreeMap::from([(Section::Vpn, 2)]),
-            ..EffectiveConfig::default()
+        let mut stored = StoredConfig {
+            config: EffectiveConfig {
+                version: 3,
+                origins: BTreeMap::from([(
+                    Section::Fail2ban,
+                    SectionOrigin {
+                        version: 3,
+                        profile: ProfileName::parse("p").unwrap(),
+                        profile_version: 2,
+                        via: "appliance".into(),
+                    },
+                )]),
+                removed: BTreeMap::from([(Section::Vpn, 2)]),
+                ..EffectiveConfig::default()
+            },
+            ..StoredConfig::default()
         };
         let r = |section, version, result| SectionResult {
             section,

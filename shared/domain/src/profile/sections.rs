@@ -360,9 +360,7 @@ impl ProfileSections {
     pub fn copy_section(&mut self, from: &ProfileSections, s: Section) {
         match s {
             Section::UpdateSchedule => self.update_schedule = from.update_schedule,
-            Section::CloudBackupSchedule => {
-                self.cloud_backup_schedule = from.cloud_backup_schedule.clone();
-            }
+            Section::CloudBackupSchedule => self.cloud_backup_schedule = from.cloud_backup_schedule,
             Section::AdministrationAccess => {
                 self.administration_access = from.administration_access.clone();
             }
