@@ -49,6 +49,10 @@ pub struct ApplianceArgs {
     /// (repeatable, or comma-separated); every other one is granted.
     #[arg(long = "deny", value_name = "AUTH", value_delimiter = ',')]
     pub deny: Vec<String>,
+    /// Turn a profile section's switch off, e.g. `vpn` or `cloud_shield` (repeatable,
+    /// or comma-separated): the appliance refuses that section of its profiles.
+    #[arg(long = "deny-section", value_name = "SECTION", value_delimiter = ',')]
+    pub deny_section: Vec<String>,
     /// File holding the appliance's 6-digit PIN (or set RAMPART_AGENT_PIN). Without
     /// either, the PIN in the state file stays (if any).
     #[arg(long, value_name = "FILE")]
@@ -122,6 +126,11 @@ impl ApplianceArgs {
         let mut options = AgentOptions::default();
         for name in self.deny.iter().filter(|n| !n.trim().is_empty()) {
             options = options.deny(parse_authorization(name)?);
+        }
+        for name in self.deny_section.iter().filter(|n| !n.trim().is_empty()) {
+            let section = rampart_domain::profile::Section::parse(name.trim())
+                .map_err(|e| anyhow::anyhow!("--deny-section {name:?}: {e}"))?;
+            options = options.deny_section(section);
         }
         options.pin = read_pin(self.pin_file.as_deref(), env.pin)?;
         options.pin_max_retries = match self.pin_max_retry {
@@ -336,6 +345,24 @@ mod tests {
 
         let bad = ApplianceArgs {
             deny: vec!["reboot".into()],
+            ..ApplianceArgs::default()
+        };
+        assert!(bad.options_from(AgentEnv::default()).is_err());
+        let sections = ApplianceArgs {
+            deny_section: vec!["vpn".into(), " cloud_shield".into()],
+            ..ApplianceArgs::default()
+        };
+        let o = sections.options_from(AgentEnv::default()).unwrap();
+        assert_eq!(o.authorizations.profile_sections.get("vpn"), Some(&false));
+        assert!(
+            rampart_domain::profile::section_refusal(
+                &o.authorizations,
+                rampart_domain::profile::Section::CloudShield
+            )
+            .is_some()
+        );
+        let bad = ApplianceArgs {
+            deny_section: vec!["firewall".into()],
             ..ApplianceArgs::default()
         };
         assert!(bad.options_from(AgentEnv::default()).is_err());

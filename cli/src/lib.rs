@@ -14,6 +14,7 @@ pub mod logging;
 pub mod portal_client;
 pub mod portal_cmd;
 pub mod portal_setup;
+pub mod profile_cmd;
 pub mod runtime;
 pub mod scan_cmd;
 pub mod serve;

@@ -10,6 +10,7 @@ use rampart::log_cmd::{self, LogArgs};
 use rampart::portal_cmd::{
     self, AppliancesCommand, EXIT_CODES_HELP, LoginArgs, PortalOpts, TenantsCommand, UsersCommand,
 };
+use rampart::profile_cmd::{self, ProfilesCommand};
 use rampart::scan_cmd::{self, ScanCommand};
 use rampart::serve::{self, ServeConfig};
 use rampart::{agent_cmd, demo, logging};
@@ -195,6 +196,15 @@ enum Command {
         #[command(subcommand)]
         command: ScanCommand,
     },
+    /// Configuration profiles: list, show, save from a JSON/YAML file, delete,
+    /// assign to appliances or tags, and an appliance's configuration status.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Profiles {
+        #[command(flatten)]
+        opts: PortalOpts,
+        #[command(subcommand)]
+        command: ProfilesCommand,
+    },
     /// An appliance's communication log, newest first (`rampart log APPLIANCE`), or a
     /// check of its hash chain (`rampart log verify APPLIANCE`).
     #[command(after_help = EXIT_CODES_HELP)]
@@ -219,6 +229,7 @@ impl Command {
             | Command::Jobs { opts, .. }
             | Command::Backup { opts, .. }
             | Command::Scan { opts, .. }
+            | Command::Profiles { opts, .. }
             | Command::Log { opts, .. } => Some(opts.json),
             Command::Serve { .. } | Command::Agent { .. } | Command::Admin { .. } => None,
         }
@@ -464,6 +475,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Scan { opts, command } => {
             scan_cmd::scan(&opts, command, &mut std::io::stdout().lock()).await
+        }
+        Command::Profiles { opts, command } => {
+            profile_cmd::profiles(&opts, command, &mut std::io::stdout().lock()).await
         }
         Command::Log { opts, args } => {
             log_cmd::log(&opts, args, &mut std::io::stdout().lock()).await

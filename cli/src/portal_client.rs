@@ -14,6 +14,10 @@ use rampart_domain::portal_protocol::{
     RemovedAppliance, SessionGrant, TenantView, TotpEnrollRequest, TotpEnrollment, TotpRequest,
     UserView,
 };
+use rampart_domain::profile::{
+    AssignProfile, AssignmentKind, AssignmentView, ConfigurationView, ProfileName, ProfileSummary,
+    ProfileView, SaveProfile,
+};
 use rampart_domain::tenancy::Email;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
@@ -828,6 +832,125 @@ pub struct HistoryQuery {
     pub since: Option<String>,
     pub until: Option<String>,
     pub points: Option<u32>,
+}
+
+impl PortalClient {
+    // ---- configuration profiles --------------------------------------------------------
+
+    fn profile_url(&self, tenant: &TenantId, name: &ProfileName) -> Url {
+        self.url(&["v1", "tenants", tenant.as_str(), "profiles", name.as_str()])
+    }
+
+    /// `GET /v1/tenants/{tenant}/profiles`.
+    pub async fn profiles(
+        &self,
+        tenant: &TenantId,
+        page: &PageQuery,
+    ) -> Result<ListPage<ProfileSummary>, PortalError> {
+        let mut url = self.url(&["v1", "tenants", tenant.as_str(), "profiles"]);
+        add_page(&mut url, page, None);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// `GET /v1/tenants/{tenant}/profiles/{profile}[?version=N]`.
+    pub async fn profile(
+        &self,
+        tenant: &TenantId,
+        name: &ProfileName,
+        version: Option<u64>,
+    ) -> Result<ProfileView, PortalError> {
+        let mut url = self.profile_url(tenant, name);
+        if let Some(v) = version {
+            url.query_pairs_mut().append_pair("version", &v.to_string());
+        }
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// `PUT /v1/tenants/{tenant}/profiles/{profile}`: the saved version.
+    pub async fn save_profile(
+        &self,
+        tenant: &TenantId,
+        name: &ProfileName,
+        save: &SaveProfile,
+    ) -> Result<ProfileView, PortalError> {
+        let url = self.profile_url(tenant, name);
+        self.json(self.request(Method::PUT, url).json(save)).await
+    }
+
+    /// `DELETE /v1/tenants/{tenant}/profiles/{profile}`.
+    pub async fn delete_profile(
+        &self,
+        tenant: &TenantId,
+        name: &ProfileName,
+    ) -> Result<(), PortalError> {
+        let url = self.profile_url(tenant, name);
+        self.empty(self.request(Method::DELETE, url)).await
+    }
+
+    /// `GET /v1/tenants/{tenant}/profile-assignments`.
+    pub async fn profile_assignments(
+        &self,
+        tenant: &TenantId,
+        page: &PageQuery,
+    ) -> Result<ListPage<AssignmentView>, PortalError> {
+        let mut url = self.url(&["v1", "tenants", tenant.as_str(), "profile-assignments"]);
+        add_page(&mut url, page, None);
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    fn assignment_url(&self, tenant: &TenantId, kind: AssignmentKind, target: &str) -> Url {
+        self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "profile-assignments",
+            kind.as_str(),
+            target,
+        ])
+    }
+
+    /// `PUT /v1/tenants/{tenant}/profile-assignments/{kind}/{target}`.
+    pub async fn assign_profile(
+        &self,
+        tenant: &TenantId,
+        kind: AssignmentKind,
+        target: &str,
+        profile: &ProfileName,
+    ) -> Result<AssignmentView, PortalError> {
+        let url = self.assignment_url(tenant, kind, target);
+        let body = AssignProfile {
+            profile: profile.clone(),
+        };
+        self.json(self.request(Method::PUT, url).json(&body)).await
+    }
+
+    /// `DELETE /v1/tenants/{tenant}/profile-assignments/{kind}/{target}`.
+    pub async fn unassign_profile(
+        &self,
+        tenant: &TenantId,
+        kind: AssignmentKind,
+        target: &str,
+    ) -> Result<(), PortalError> {
+        let url = self.assignment_url(tenant, kind, target);
+        self.empty(self.request(Method::DELETE, url)).await
+    }
+
+    /// `GET /v1/tenants/{tenant}/appliances/{id}/configuration`.
+    pub async fn appliance_configuration(
+        &self,
+        tenant: &TenantId,
+        appliance: &ApplianceId,
+    ) -> Result<ConfigurationView, PortalError> {
+        let url = self.url(&[
+            "v1",
+            "tenants",
+            tenant.as_str(),
+            "appliances",
+            appliance.as_str(),
+            "configuration",
+        ]);
+        self.json(self.request(Method::GET, url)).await
+    }
 }
 
 /// Adds `limit`, `cursor` and `order` (when given) as query parameters.

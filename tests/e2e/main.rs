@@ -20,6 +20,7 @@ mod license_expiry;
 mod mailer_and_keys;
 mod openapi;
 mod portal_sign_in;
+mod profiles;
 mod runtime;
 mod scans;
 mod serve;

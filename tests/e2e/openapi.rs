@@ -877,6 +877,7 @@ async fn device_messages_and_errors_match_their_schemas() {
             commands: vec![],
             poll_interval_secs: 60,
             server_time_ms: 1_764_072_000_000,
+            configuration: None,
         }),
     );
     s.check_json(
@@ -907,6 +908,7 @@ async fn device_messages_and_errors_match_their_schemas() {
             ],
             poll_interval_secs: 30,
             server_time_ms: 0,
+            configuration: None,
         }),
     );
     // Every operation as a pending command, as the appliance parses it.
@@ -1981,4 +1983,193 @@ async fn status_history_matches_its_schema() {
     ] {
         s.check_json("ErrorBody", &error_body(ApiError::HistoryRange(e)).await);
     }
+}
+
+// ---- configuration profiles ----------------------------------------------------
+
+fn every_section() -> rampart_domain::profile::ProfileSections {
+    serde_json::from_value(json!({
+        "update_schedule": {"weekday": "sunday", "hour": 3, "minute": 30},
+        "cloud_backup_schedule": {"enabled": true, "hour": 7, "minute": 0},
+        "administration_access": {"networks": ["198.51.100.0/24", "2001:db8::/32", "192.0.2.7"]},
+        "data_protection": {"anonymize_reports": true, "log_retention_days": 30},
+        "fail2ban": {"enabled": true, "max_retries": 5, "ban_time_secs": 600},
+        "cloud_shield": {"enabled": false},
+        "vpn": {"connections": [{"name": "hq", "peer": "A1B2C3D4", "enabled": true}]}
+    }))
+    .expect("every section parses")
+}
+
+#[test]
+fn profile_messages_match_their_schemas() {
+    use rampart_domain::profile::{
+        Assigned, AssignmentKind, AssignmentView, ConfigResultRequest, ConfigResultResponse,
+        ConfigurationView, EffectiveConfig, EffectiveSectionView, ProfileName, ProfileSummary,
+        ProfileView, RemovedSectionView, SaveProfile, Section, SectionOutcome, SectionResult,
+        SectionTransfer, TransferState, merge_assignments,
+    };
+    let s = Schemas::load();
+    let sections = every_section();
+    sections.validate().expect("valid sections");
+    let name = ProfileName::parse("Branch offices v2").unwrap();
+    let view = ProfileView {
+        name: name.clone(),
+        version: 3,
+        sections: sections.clone(),
+        updated_at: Timestamp::from_millis(1_764_072_000_000).to_rfc3339(),
+        updated_by: "admin@example.com".into(),
+    };
+    s.check_json("ProfileView", &json!(view));
+    s.check_json(
+        "ProfilePage",
+        &json!(ListPage {
+            items: vec![ProfileSummary {
+                name: name.clone(),
+                version: 3,
+                sections: sections.present(),
+                updated_at: view.updated_at.clone(),
+            }],
+            next_cursor: Some("abc".into()),
+        }),
+    );
+    for save in [
+        SaveProfile {
+            sections: sections.clone(),
+            expected_version: Some(2),
+        },
+        SaveProfile {
+            sections: serde_json::from_value(json!({"cloud_shield": {"enabled": true}})).unwrap(),
+            expected_version: None,
+        },
+    ] {
+        s.check_json("SaveProfile", &json!(save));
+    }
+    let assignment = AssignmentView {
+        kind: AssignmentKind::Tag,
+        target: "berlin".into(),
+        profile: name.clone(),
+    };
+    s.check_json(
+        "AssignmentPage",
+        &json!(ListPage {
+            items: vec![assignment],
+            next_cursor: None,
+        }),
+    );
+    s.check_json("AssignProfile", &json!({"profile": "Branch offices v2"}));
+
+    // A configuration as the console materializes and delivers it.
+    let assigned = Assigned {
+        profile: &name,
+        version: 3,
+        sections: &sections,
+        via: "appliance".into(),
+    };
+    let (content, origins) = merge_assignments(Some(&assigned), &[]);
+    let config = EffectiveConfig::default().next(&content, &origins).unwrap();
+    let change = config.changes_since(0, &BTreeSet::new());
+    assert_eq!(change.sections().len(), 7);
+    s.check_json("ConfigurationChange", &json!(change));
+    s.check_json(
+        "CheckinResponse",
+        &json!(CheckinResponse {
+            commands: vec![],
+            poll_interval_secs: 60,
+            server_time_ms: 1_764_072_000_000,
+            configuration: Some(change),
+        }),
+    );
+    let removed = config
+        .next(&Default::default(), &BTreeMap::new())
+        .unwrap()
+        .changes_since(1, &BTreeSet::new());
+    assert_eq!(removed.removed.len(), 7);
+    s.check_json("ConfigurationChange", &json!(removed));
+
+    let transfer = |state, info: Option<&str>| SectionTransfer {
+        version: 1,
+        state,
+        info: info.map(str::to_owned),
+        at: Timestamp::from_millis(1_764_072_000_000).to_rfc3339(),
+    };
+    let view = ConfigurationView {
+        appliance: appliance_id(),
+        version: 1,
+        held_version: 0,
+        sections: config
+            .origins
+            .iter()
+            .map(|(section, o)| EffectiveSectionView {
+                section: *section,
+                version: o.version,
+                profile: o.profile.clone(),
+                profile_version: o.profile_version,
+                via: o.via.clone(),
+                content: config.content.section_json(*section).unwrap(),
+                transfer: match section {
+                    Section::Vpn => Some(transfer(
+                        TransferState::Withheld,
+                        Some("not authorized: vpn_configuration is off"),
+                    )),
+                    Section::Fail2ban => Some(transfer(TransferState::Applied, None)),
+                    _ => None,
+                },
+            })
+            .collect(),
+        removed: vec![RemovedSectionView {
+            section: Section::DataProtection,
+            version: 1,
+            transfer: Some(transfer(TransferState::Sent, None)),
+        }],
+        withheld: vec![Section::Vpn],
+    };
+    s.check_json("ConfigurationView", &json!(view));
+
+    let results = ConfigResultRequest {
+        config_version: 1,
+        results: vec![
+            SectionResult {
+                section: Section::Fail2ban,
+                version: 1,
+                result: SectionOutcome::Applied,
+                info: None,
+            },
+            SectionResult {
+                section: Section::CloudShield,
+                version: 1,
+                result: SectionOutcome::Refused,
+                info: Some("not authorized: cloud_shield is off".into()),
+            },
+        ],
+    };
+    results.validate().expect("valid results");
+    s.check_json("ConfigResultRequest", &json!(results));
+    s.check_json(
+        "ConfigResultResponse",
+        &json!(ConfigResultResponse {
+            recorded: 1,
+            ignored: 1,
+        }),
+    );
+
+    // What the console refuses, the document refuses too.
+    for bad in [
+        json!({"sections": {"firewall": {}}}),
+        json!({"sections": {"fail2ban": {"enabled": true}}}),
+        json!({"sections": {"cloud_shield": {"enabled": true}}, "surprise": 1}),
+    ] {
+        assert!(
+            serde_json::from_value::<SaveProfile>(bad.clone()).is_err(),
+            "{bad}"
+        );
+        s.refuses("SaveProfile", &bad);
+    }
+    for bad in ["a#b", " lead", ""] {
+        assert!(ProfileName::parse(bad).is_err());
+        s.refuses("ProfileName", &json!(bad));
+    }
+    let empty = json!({"config_version": 1, "results": []});
+    let parsed: ConfigResultRequest = serde_json::from_value(empty.clone()).unwrap();
+    assert!(parsed.validate().is_err());
+    s.refuses("ConfigResultRequest", &empty);
 }

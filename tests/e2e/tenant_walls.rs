@@ -6,6 +6,7 @@
 
 use rampart_app::http::route_table::{Access, PORTAL_ROUTES, RouteSpec};
 use rampart_app::records::job::JobRecord;
+use rampart_app::records::profile;
 use rampart_domain::Timestamp;
 use rampart_domain::ids::{JobId, TenantId};
 use rampart_domain::jobs::{AppAction, JobTarget, Operation};
@@ -24,6 +25,7 @@ const OTHER_CUSTOMER: &str = "200001.sms";
 const JOB: &str = "job_1700000000000deadbeef";
 const BACKUP: &str = "bk_1700000000000abcdef01";
 const SCAN: &str = "scan_1700000000000abcdef01";
+const PROFILE: &str = "Office";
 
 struct World {
     app: PortalApp,
@@ -131,6 +133,27 @@ async fn world(backend: Backend) -> World {
         error: None,
     };
     app.counting.put(Item::from(&scan), None).await.unwrap();
+    // A configuration profile of the target tenant, for the profile routes.
+    let tenant = TenantId::parse(CUSTOMER).unwrap();
+    let office = rampart_domain::profile::ProfileView {
+        name: rampart_domain::profile::ProfileName::parse(PROFILE).unwrap(),
+        version: 1,
+        sections: serde_json::from_value(json!({"cloud_shield": {"enabled": true}})).unwrap(),
+        updated_at: Timestamp::from_millis(1_700_000_000_000).to_rfc3339(),
+        updated_by: "customer-admin@example.test".into(),
+    };
+    for key in [
+        profile::head_key(&tenant, &office.name),
+        profile::version_key(&tenant, &office.name, 1),
+    ] {
+        app.counting
+            .put(
+                profile::profile_item(key, &office, Timestamp::from_millis(1_700_000_000_000)),
+                None,
+            )
+            .await
+            .unwrap();
+    }
     World {
         app,
         appliance: appliance.to_string(),
@@ -148,6 +171,9 @@ fn path(spec: &RouteSpec, w: &World) -> String {
         .replace("{serial}", "C1C2C3C4")
         .replace("{backup}", BACKUP)
         .replace("{scan}", SCAN)
+        .replace("{profile}", PROFILE)
+        .replace("{kind}", "appliance")
+        .replace("{target}", &w.appliance)
 }
 
 /// A valid body for each changing route. A new changing route fails here until
@@ -174,6 +200,12 @@ fn body(spec: &RouteSpec) -> Option<Value> {
             Some(json!({"enabled": true, "hour": 6, "minute": 30}))
         }
         ("POST", "/v1/tenants/{tenant}/appliances/{appliance}/scans") => None,
+        ("PUT", "/v1/tenants/{tenant}/profiles/{profile}") => {
+            Some(json!({"sections": {"cloud_shield": {"enabled": false}}}))
+        }
+        ("PUT", "/v1/tenants/{tenant}/profile-assignments/{kind}/{target}") => {
+            Some(json!({"profile": PROFILE}))
+        }
         (m, p) => panic!("tenant-wall test: give {m} {p} a body"),
     }
 }

@@ -8,6 +8,7 @@ use rampart_domain::device_protocol::{
     HEADER_SIGNATURE, HEADER_TIMESTAMP, SignedParts,
 };
 use rampart_domain::ids::{BackupId, JobId};
+use rampart_domain::profile::{ConfigResultRequest, ConfigResultResponse};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -146,6 +147,15 @@ impl DeviceClient {
     ) -> Result<CommandResultResponse, AgentError> {
         self.post(&device_protocol::command_result_path(command), result)
             .await
+    }
+
+    /// Reports what became of the sections of a configuration change (`POST
+    /// /v1/device/configuration/result`).
+    pub async fn report_config_result(
+        &self,
+        req: &ConfigResultRequest,
+    ) -> Result<ConfigResultResponse, AgentError> {
+        self.post(device_protocol::CONFIG_RESULT_PATH, req).await
     }
 
     /// Asks for a presigned upload of one encrypted backup (`POST /v1/device/backups`).

@@ -623,8 +623,10 @@ fn act(state: &mut AgentState, op: &Operation, opened: Opened, now_ms: i64) -> S
         Operation::FactoryReset => {
             // Back to defaults, and a restart. The simulation keeps its enrollment
             // (key and appliance id), its firmware, its PIN and its record of executed
-            // commands, so it stays usable and never runs a command twice.
+            // commands, so it stays usable and never runs a command twice. Its
+            // configuration goes too: holding version 0, it is sent every section again.
             state.applications = default_applications();
+            state.config = crate::configuration::AppliedConfig::default();
             state.hostname = None;
             state.pin_guard.unblock_by_local_login();
             state.booted_at_ms = now_ms;

@@ -4,6 +4,7 @@
 
 use rampart_domain::backup::BackupPassword;
 use rampart_domain::jobs::Authorization;
+use rampart_domain::profile::Section;
 use rampart_domain::report::{Authorizations, UTC_OFFSET_RANGE_MINUTES};
 use rampart_identity::pin::{DEFAULT_MAX_RETRY, Pin, max_retry_from_env};
 
@@ -126,6 +127,14 @@ impl AgentOptions {
     /// Turns one authorization off.
     pub fn deny(mut self, authorization: Authorization) -> Self {
         set_authorization(&mut self.authorizations, authorization, false);
+        self
+    }
+
+    /// Turns one profile section's switch off (`authorizations.profile_sections`).
+    pub fn deny_section(mut self, section: Section) -> Self {
+        self.authorizations
+            .profile_sections
+            .insert(section.as_str().to_owned(), false);
         self
     }
 

@@ -87,6 +87,8 @@ fn is_fatal(e: &AgentError) -> bool {
 pub struct Round {
     pub executed: Executed,
     pub reported: Reported,
+    /// The reply carried configuration changes (SPEC 8) and they were taken.
+    pub configured: bool,
     /// The appliance shut down: the agent stops.
     pub powered_off: bool,
 }
@@ -213,6 +215,18 @@ impl Agent {
             .executor
             .report_pending(&mut self.state, &self.client)
             .await?;
+        let configured = match &resp.configuration {
+            Some(change) => {
+                self.state
+                    .config
+                    .apply(change, &self.appliance.authorizations);
+                self.executor.save(&mut self.state)?;
+                self.appliance.sync(&self.state);
+                true
+            }
+            None => false,
+        };
+        self.report_configuration().await?;
         let mut powered_off = false;
         if let Some(id) = &self.shutdown
             && self.state.commands.get(id).is_none_or(|c| c.reported)
@@ -228,8 +242,34 @@ impl Agent {
         Ok(Round {
             executed,
             reported,
+            configured,
             powered_off,
         })
+    }
+
+    /// Reports the results of the last configuration change, once; kept for the next
+    /// round while the console cannot be reached.
+    async fn report_configuration(&mut self) -> anyhow::Result<()> {
+        let Some(req) = self.state.config.unreported.clone() else {
+            return Ok(());
+        };
+        match self.client.report_config_result(&req).await {
+            Ok(_) => {}
+            Err(AgentError::Refused {
+                status: 400 | 413 | 415 | 422,
+                code,
+                ..
+            }) => {
+                // The body itself was refused: sending it again cannot help.
+                tracing::warn!(serial = %self.config.serial, code, "configuration result refused");
+            }
+            Err(e) => {
+                tracing::warn!(serial = %self.config.serial, error = %e, "configuration result not delivered, retrying");
+                return Ok(());
+            }
+        }
+        self.state.config.unreported = None;
+        self.executor.save(&mut self.state)
     }
 
     /// Starts the network I/O of a backup or restore the executor marked in progress.
@@ -388,7 +428,7 @@ impl Agent {
                         tracing::info!(serial = %self.config.serial, "appliance shut down");
                         return Ok(());
                     }
-                    if round.executed.state_changed {
+                    if round.executed.state_changed || round.configured {
                         self.poll.min(PROMPT_CHECKIN)
                     } else {
                         self.poll

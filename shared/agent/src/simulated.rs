@@ -57,6 +57,11 @@ pub struct SimulatedAppliance {
     pub utc_offset_minutes: i16,
     /// The generation of the backup password it holds (0: none).
     pub backup_password_generation: u32,
+    /// The configuration version held and whether the applied profile sections
+    /// turn VPN and Cloud Shield on (SPEC 8).
+    pub config_version: u64,
+    pub vpn_active: bool,
+    pub cloud_shield_active: bool,
     serial: Serial,
     seed: u64,
     tick: u64,
@@ -81,6 +86,9 @@ impl SimulatedAppliance {
             authorizations: all_authorizations(),
             utc_offset_minutes: 0,
             backup_password_generation: 0,
+            config_version: 0,
+            vpn_active: false,
+            cloud_shield_active: false,
             serial: serial.clone(),
             seed,
             tick: 0,
@@ -99,9 +107,12 @@ impl SimulatedAppliance {
         a
     }
 
-    /// Takes over what commands change: firmware, uptime, applications, hostname,
-    /// backup password generation.
+    /// Takes over what commands and configuration changes change: firmware, uptime,
+    /// applications, hostname, backup password generation, configuration.
     pub fn sync(&mut self, state: &AgentState) {
+        self.config_version = state.config.version;
+        self.vpn_active = state.config.sections.vpn_active();
+        self.cloud_shield_active = state.config.sections.cloud_shield_active();
         self.backup_password_generation = state.backup_password_generation();
         self.hostname = state
             .hostname
@@ -152,13 +163,14 @@ impl SimulatedAppliance {
             privacy_accepted: true,
             console_activated: true,
             cluster_sync: None,
-            config_version: 0,
+            config_version: self.config_version,
             utc_offset_minutes: Some(self.utc_offset_minutes),
             backup_password_generation: self.backup_password_generation,
-            // VPN and Cloud Shield come on as profiles are applied (SPEC 8).
+            // VPN and Cloud Shield come on as profile sections are applied (SPEC 8).
             features: ActiveFeatures {
                 report: self.authorizations.status,
-                ..ActiveFeatures::default()
+                vpn: self.vpn_active,
+                cloud_shield: self.cloud_shield_active,
             },
         }
     }

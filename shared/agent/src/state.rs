@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::configuration::AppliedConfig;
 use crate::simulated::default_applications;
 
 /// How many executed commands the state file remembers (the newest; job ids sort by
@@ -74,6 +75,9 @@ pub struct AgentState {
     /// The generation new backups are sealed with; 0: no password set yet.
     #[serde(default)]
     backup_password_generation: u32,
+    /// The profile sections in force and the configuration version held (SPEC 8).
+    #[serde(default)]
+    pub config: AppliedConfig,
 }
 
 /// Where a command stands on the appliance.
@@ -195,6 +199,7 @@ impl AgentState {
             commands: BTreeMap::new(),
             backup_passwords: BTreeMap::new(),
             backup_password_generation: 0,
+            config: AppliedConfig::default(),
         }
     }
 

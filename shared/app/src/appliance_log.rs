@@ -4,7 +4,7 @@
 
 use rampart_domain::comm_log::{LogFields, append_after};
 use rampart_domain::ids::{ApplianceId, TenantId};
-use rampart_ports::{StoreError, Table, TransactOp};
+use rampart_ports::{StoreError, Table, TransactOp, Update};
 
 use crate::error::ApiError;
 use crate::records::comm_log::{head_condition, head_from_item, head_update, to_item};
@@ -40,6 +40,35 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<bool, ApiError>>,
 {
+    append_changing_appliance(
+        table,
+        tenant,
+        appliance,
+        fields,
+        with,
+        |_| Update::new(),
+        with_holds,
+    )
+    .await
+}
+
+/// As [`append_with`], and changes the appliance item itself in the same
+/// transaction: `change` derives the attribute changes from the item as read (the
+/// log head already updates that item, and a transaction touches an item once).
+pub async fn append_changing_appliance<C, F, Fut>(
+    table: &dyn Table,
+    tenant: &TenantId,
+    appliance: &ApplianceId,
+    fields: LogFields,
+    with: Vec<TransactOp>,
+    change: C,
+    with_holds: F,
+) -> Result<Appended, ApiError>
+where
+    C: Fn(&rampart_ports::Item) -> Update,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, ApiError>>,
+{
     let key = store_keys::appliance(tenant, appliance);
     for _ in 0..ATTEMPTS {
         let Some(item) = table.get(&key).await? else {
@@ -52,9 +81,14 @@ where
             to_item(tenant, &entry),
             Some(rampart_ports::Condition::NotExists),
         ));
+        let mut update = head_update(entry.head());
+        let extra = change(&item);
+        update.set.extend(extra.set);
+        update.remove.extend(extra.remove);
+        update.add.extend(extra.add);
         ops.push(TransactOp::Update(
             key.clone(),
-            head_update(entry.head()),
+            update,
             Some(head_condition(head)),
         ));
         match table.transact(ops).await {

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod json_body;
 pub mod license_expiry;
 pub mod portal;
+pub mod profiles;
 pub mod queues;
 pub mod records;
 pub mod scans;

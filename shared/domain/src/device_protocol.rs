@@ -288,7 +288,14 @@ pub struct CheckinResponse {
     pub commands: Vec<PendingCommand>,
     pub poll_interval_secs: u64,
     pub server_time_ms: i64,
+    /// Configuration changes since the version the appliance reported (SPEC 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<crate::profile::ConfigurationChange>,
 }
+
+/// `POST`: the appliance reports what became of the sections of a configuration
+/// change ([`crate::profile::ConfigResultRequest`]).
+pub const CONFIG_RESULT_PATH: &str = "/v1/device/configuration/result";
 
 /// The stable JSON error body of both APIs: `{"error": {"code", "message"}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod license;
 pub mod license_expiry;
 pub mod portal_protocol;
+pub mod profile;
 pub mod report;
 pub mod status_history;
 pub mod tenancy;

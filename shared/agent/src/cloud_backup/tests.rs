@@ -616,6 +616,7 @@ async fn the_agent_runs_backups_and_restores_and_reports_them() {
         commands,
         poll_interval_secs: 60,
         server_time_ms: 0,
+        configuration: None,
     };
     let backup_cmd = PendingCommand {
         command_id: JobId::new(1_772_600_000_000, [9, 9, 9, 1]),

@@ -10,6 +10,7 @@ use super::{DeviceAuth, DeviceService};
 use crate::error::ApiError;
 use crate::jobs::delivery;
 use crate::json_body;
+use crate::profiles;
 use crate::records::appliance::{FAST_POLL_UNTIL, checkin_write, seen_from_overflow};
 use crate::records::comm_log::head_from_item;
 use crate::records::credential::Credential;
@@ -83,6 +84,24 @@ impl DeviceService {
             }
             _ => Vec::new(),
         };
+        // Configuration changes (SPEC 8): decided from the same written item.
+        let configuration = match written
+            .as_ref()
+            .and_then(|item| profiles::delivery::due(item, &report))
+        {
+            Some(due) => {
+                profiles::delivery::at_checkin(
+                    &*self.table,
+                    &credential.tenant,
+                    &id,
+                    &report,
+                    &due,
+                    now,
+                )
+                .await?
+            }
+            None => None,
+        };
         let poll = if fast_until > now.millis() {
             self.fast_poll_secs(poll)
         } else {
@@ -93,6 +112,7 @@ impl DeviceService {
             commands,
             poll_interval_secs: poll,
             server_time_ms: now.millis(),
+            configuration,
         })
     }
 

@@ -4,6 +4,7 @@ mod auth;
 mod backups;
 mod checkin;
 mod command_result;
+mod config_result;
 mod credential_cache;
 mod enroll;
 

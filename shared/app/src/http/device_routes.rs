@@ -1,4 +1,4 @@
-//! `/v1/device/...`: enrollment, check-in and command results.
+//! `/v1/device/...`: enrollment, check-in, command and configuration results.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -9,8 +9,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use rampart_domain::device_protocol::{
     BACKUP_UPLOAD_PATH, BackupDownloadResponse, BackupUploadResponse, CHECKIN_PATH,
-    CheckinResponse, CommandResultResponse, ENROLL_PATH, EnrollResponse, MAX_BODY_BYTES,
+    CONFIG_RESULT_PATH, CheckinResponse, CommandResultResponse, ENROLL_PATH, EnrollResponse,
+    MAX_BODY_BYTES,
 };
+use rampart_domain::profile::ConfigResultResponse;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -38,6 +40,7 @@ pub fn device_routes(svc: Arc<DeviceService>) -> axum::Router {
         .route(ENROLL_PATH, post(enroll))
         .route(CHECKIN_PATH, post(checkin))
         .route("/v1/device/commands/{command}/result", post(command_result))
+        .route(CONFIG_RESULT_PATH, post(config_result))
         .route(BACKUP_UPLOAD_PATH, post(backup_upload))
         .route(
             "/v1/device/backups/{backup}/download",
@@ -103,6 +106,28 @@ async fn command_result(
             code = e.code(),
             appliance = auth.appliance.as_deref().unwrap_or("-"),
             "command result refused"
+        );
+    }
+    result.map(Json)
+}
+
+async fn config_result(
+    State(svc): State<Arc<DeviceService>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ConfigResultResponse>, ApiError> {
+    let body = json_bytes(&headers, body, MAX_BODY_BYTES)?;
+    let auth = DeviceAuth::from_headers(&headers)?;
+    let result = svc
+        .config_result(&auth, method.as_str(), uri.path(), &body)
+        .await;
+    if let Err(e) = &result {
+        tracing::info!(
+            code = e.code(),
+            appliance = auth.appliance.as_deref().unwrap_or("-"),
+            "configuration result refused"
         );
     }
     result.map(Json)

@@ -16,6 +16,7 @@ use rampart_domain::portal_protocol::{
     AppliancePatch, BackupSchedule, JobCancel, LoginRequest, NewJob, NewTenant, NewUser,
     PasswordResetConfirm, PasswordResetRequest, TotpEnrollRequest, TotpRequest,
 };
+use rampart_domain::profile::{AssignProfile, AssignmentKind, ProfileName, SaveProfile};
 use rampart_domain::tenancy::Email;
 use rampart_domain::validation::Invalid;
 use serde::Deserialize;
@@ -92,6 +93,18 @@ fn handler(spec: &RouteSpec) -> MethodRouter<Svc> {
         ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/scans/{scan}") => get(scan),
         ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/status-history") => {
             get(status_history)
+        }
+        ("GET", "/v1/tenants/{tenant}/profiles") => get(list_profiles),
+        ("GET", "/v1/tenants/{tenant}/profiles/{profile}") => get(profile),
+        ("PUT", "/v1/tenants/{tenant}/profiles/{profile}") => put(save_profile),
+        ("DELETE", "/v1/tenants/{tenant}/profiles/{profile}") => delete(delete_profile),
+        ("GET", "/v1/tenants/{tenant}/profile-assignments") => get(list_assignments),
+        ("PUT", "/v1/tenants/{tenant}/profile-assignments/{kind}/{target}") => put(assign_profile),
+        ("DELETE", "/v1/tenants/{tenant}/profile-assignments/{kind}/{target}") => {
+            delete(unassign_profile)
+        }
+        ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/configuration") => {
+            get(appliance_configuration)
         }
         ("GET", "/v1/scan-profile") => get(scan_profile),
         ("GET", "/v1/tenants/{tenant}/appliances/{appliance}/applications") => get(applications),
@@ -706,6 +719,54 @@ async fn status_history(
             time_param("until", q.until.as_deref())?,
             q.points,
         )
+}
+
+// ---- configuration profiles ------------------------------------------------------
+
+fn profile_param(p: &HashMap<String, String>) -> Result<ProfileName, ApiError> {
+    p.get("profile")
+        .and_then(|n| ProfileName::parse(n).ok())
+        .ok_or(ApiError::NotFound)
+}
+
+/// `{kind}/{target}` of an assignment: `appliance/<id>` or `tag/<tag>`.
+fn assignment_param(p: &HashMap<String, String>) -> Result<(AssignmentKind, String), ApiError> {
+    let kind = p
+        .get("kind")
+        .and_then(|k| AssignmentKind::parse(k))
+        .ok_or(ApiError::NotFound)?;
+    let target = p.get("target").cloned().ok_or(ApiError::NotFound)?;
+    Ok((kind, target))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileParams {
+    version: Option<u64>,
+}
+
+async fn list_profiles(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let page = svc
+        .list_profiles(&who, &tenant_param(&p)?, check_limit(q.limit)?, q.cursor)
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+async fn profile(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<ProfileParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let view = svc
+        .config_profile(&who, &tenant_param(&p)?, &profile_param(&p)?, q.version)
         .await?;
     Ok(Json(view).into_response())
 }
@@ -745,6 +806,36 @@ async fn applications(
 }
 
 async fn removed_appliances(
+}
+
+async fn save_profile(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    ApiJson(save): ApiJson<SaveProfile>,
+) -> Result<Response, ApiError> {
+    let (created, view) = svc
+        .save_profile(&who, &tenant_param(&p)?, &profile_param(&p)?, save)
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+async fn delete_profile(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    svc.delete_profile(&who, &tenant_param(&p)?, &profile_param(&p)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_assignments(
     State(svc): State<Svc>,
     Extension(who): Extension<Principal>,
     Path(p): Params,
@@ -753,6 +844,9 @@ async fn removed_appliances(
     let q = query(q)?;
     let page = svc
         .removed_appliances(&who, &tenant_param(&p)?, check_limit(q.limit)?, q.cursor)
+}
+
+        .list_assignments(&who, &tenant_param(&p)?, check_limit(q.limit)?, q.cursor)
         .await?;
     Ok(Json(page).into_response())
 }
@@ -766,4 +860,39 @@ async fn firmware_catalog(
         .firmware_catalog(check_limit(q.limit)?, q.cursor)
         .await?;
     Ok(Json(page).into_response())
+}
+
+async fn assign_profile(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    ApiJson(assign): ApiJson<AssignProfile>,
+) -> Result<Response, ApiError> {
+    let (kind, target) = assignment_param(&p)?;
+    let view = svc
+        .assign_profile(&who, &tenant_param(&p)?, kind, &target, assign)
+        .await?;
+    Ok(Json(view).into_response())
+}
+
+async fn unassign_profile(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    let (kind, target) = assignment_param(&p)?;
+    svc.unassign_profile(&who, &tenant_param(&p)?, kind, &target)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn appliance_configuration(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+) -> Result<Response, ApiError> {
+    let view = svc
+        .appliance_configuration(&who, &tenant_param(&p)?, &appliance_param(&p)?)
+        .await?;
+    Ok(Json(view).into_response())
 }

@@ -142,6 +142,42 @@ pub const PORTAL_ROUTES: &[RouteSpec] = &[
         "/v1/tenants/{tenant}/appliances/{appliance}/status-history",
         Access::TenantRead,
     ),
+    route("GET", "/v1/tenants/{tenant}/profiles", Access::TenantRead),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/profiles/{profile}",
+        Access::TenantRead,
+    ),
+    route(
+        "PUT",
+        "/v1/tenants/{tenant}/profiles/{profile}",
+        Access::TenantChange,
+    ),
+    route(
+        "DELETE",
+        "/v1/tenants/{tenant}/profiles/{profile}",
+        Access::TenantChange,
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/profile-assignments",
+        Access::TenantRead,
+    ),
+    route(
+        "PUT",
+        "/v1/tenants/{tenant}/profile-assignments/{kind}/{target}",
+        Access::TenantChange,
+    ),
+    route(
+        "DELETE",
+        "/v1/tenants/{tenant}/profile-assignments/{kind}/{target}",
+        Access::TenantChange,
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/appliances/{appliance}/configuration",
+        Access::TenantRead,
+    ),
     route("GET", "/v1/scan-profile", Access::Session),
     route(
         "GET",
@@ -166,6 +202,7 @@ pub const DEVICE_ROUTES: &[RouteSpec] = &[
         "/v1/device/commands/{command}/result",
         Access::Public,
     ),
+    route("POST", "/v1/device/configuration/result", Access::Public),
     route("POST", "/v1/device/backups", Access::Public),
     route(
         "POST",

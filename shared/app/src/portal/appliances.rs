@@ -271,6 +271,7 @@ impl PortalService {
             validation::text("name", &name, 64)?;
             edits.name = Some(name);
         }
+        let tags_changed = patch.tags.is_some();
         if let Some(tags) = patch.tags {
             if tags.len() > MAX_TAGS {
                 return Err(Invalid::new("tags", format!("at most {MAX_TAGS}")).into());
@@ -332,6 +333,10 @@ impl PortalService {
             Err(e) => return Err(e.into()),
         };
         tracing::info!(appliance = %id, tenant = %tenant, by = %who.email, "appliance edited");
+        if tags_changed {
+            // Tags select profiles (SPEC 8).
+            self.recompute_appliance(&updated).await?;
+        }
         self.detail(updated).await
     }
 

@@ -14,6 +14,7 @@ mod jobs;
 mod licenses;
 mod password_reset;
 mod removed_appliances;
+mod profiles;
 mod scans;
 mod sessions;
 mod sign_in;

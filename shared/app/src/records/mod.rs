@@ -9,6 +9,7 @@ pub mod firmware_release;
 pub mod job;
 pub mod license;
 pub mod removed_appliance;
+pub mod profile;
 pub mod scan;
 pub mod session;
 pub mod status_history;
