@@ -719,6 +719,66 @@ async fn status_history(
             time_param("until", q.until.as_deref())?,
             q.points,
         )
+        .await?;
+    Ok(Json(view).into_response())
+}
+
+// ---- applications, firmware catalog, removals ------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplicationParams {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    sort: Option<ApplicationSort>,
+    order: Option<SortDirection>,
+}
+
+async fn applications(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<ApplicationParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let page = svc
+        .applications(
+            &who,
+            &tenant_param(&p)?,
+            &appliance_param(&p)?,
+            ApplicationQuery {
+                sort: q.sort.unwrap_or_default(),
+                direction: q.order.unwrap_or_default(),
+                limit: check_limit(q.limit)?,
+                cursor: q.cursor,
+            },
+        )
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+async fn removed_appliances(
+    State(svc): State<Svc>,
+    Extension(who): Extension<Principal>,
+    Path(p): Params,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let page = svc
+        .removed_appliances(&who, &tenant_param(&p)?, check_limit(q.limit)?, q.cursor)
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+async fn firmware_catalog(
+    State(svc): State<Svc>,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let page = svc
+        .firmware_catalog(check_limit(q.limit)?, q.cursor)
+        .await?;
+    Ok(Json(page).into_response())
 }
 
 // ---- configuration profiles ------------------------------------------------------
@@ -771,43 +831,6 @@ async fn profile(
     Ok(Json(view).into_response())
 }
 
-// ---- applications, firmware catalog, removals ------------------------------------
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ApplicationParams {
-    limit: Option<u32>,
-    cursor: Option<String>,
-    sort: Option<ApplicationSort>,
-    order: Option<SortDirection>,
-}
-
-async fn applications(
-    State(svc): State<Svc>,
-    Extension(who): Extension<Principal>,
-    Path(p): Params,
-    q: Result<Query<ApplicationParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
-    let q = query(q)?;
-    let page = svc
-        .applications(
-            &who,
-            &tenant_param(&p)?,
-            &appliance_param(&p)?,
-            ApplicationQuery {
-                sort: q.sort.unwrap_or_default(),
-                direction: q.order.unwrap_or_default(),
-                limit: check_limit(q.limit)?,
-                cursor: q.cursor,
-            },
-        )
-        .await?;
-    Ok(Json(page).into_response())
-}
-
-async fn removed_appliances(
-}
-
 async fn save_profile(
     State(svc): State<Svc>,
     Extension(who): Extension<Principal>,
@@ -843,21 +866,7 @@ async fn list_assignments(
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
     let page = svc
-        .removed_appliances(&who, &tenant_param(&p)?, check_limit(q.limit)?, q.cursor)
-}
-
         .list_assignments(&who, &tenant_param(&p)?, check_limit(q.limit)?, q.cursor)
-        .await?;
-    Ok(Json(page).into_response())
-}
-
-async fn firmware_catalog(
-    State(svc): State<Svc>,
-    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
-    let q = query(q)?;
-    let page = svc
-        .firmware_catalog(check_limit(q.limit)?, q.cursor)
         .await?;
     Ok(Json(page).into_response())
 }
