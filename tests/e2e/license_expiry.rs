@@ -200,3 +200,94 @@ async fn expired_appliances_go_unless_a_vpn_needs_them_embedded() {
 async fn expired_appliances_go_unless_a_vpn_needs_them_aws() {
     expired_appliances_go_unless_a_vpn_needs_them(Backend::Aws).await;
 }
+
+/// The VPN reference as profiles make it: a profile saved through the portal whose
+/// VPN section names the expired appliance keeps it; once a new version of the
+/// profile no longer names it, the next operator run removes it, with its
+/// materialized configuration and its own profile assignment.
+async fn a_vpn_profile_keeps_an_expired_peer_until_it_no_longer_names_it(backend: Backend) {
+    let app = spawn_portal(backend).await;
+    app.tenant(TENANT, TenantKind::Customer, None).await;
+    app.user(TENANT, "admin@example.test", Role::Administrator)
+        .await;
+    let (token, _) = app.sign_in("admin@example.test", None).await;
+    app.counting
+        .put(Item::new(store_keys::tenant_registry(&tenant())), None)
+        .await
+        .unwrap();
+    let peer = appliance_expired(&app, "PEER7777", 60).await;
+    let call = |method: &'static str, path: String, body: Option<Value>| {
+        let (app, token) = (&app, token.clone());
+        async move { app.call(method, &path, Some(&token), body).await }
+    };
+    let vpn = serde_json::json!({"vpn": {"connections": [
+        {"name": "to-peer", "peer": "PEER7777", "enabled": true}
+    ]}});
+    let saved = call(
+        "PUT",
+        format!("/v1/tenants/{TENANT}/profiles/Hub"),
+        Some(serde_json::json!({ "sections": vpn })),
+    )
+    .await;
+    assert_eq!(saved.status, 201, "{}", saved.body);
+    // The profile also serves the peer itself: it has a configuration of its own.
+    let assigned = call(
+        "PUT",
+        format!("/v1/tenants/{TENANT}/profile-assignments/appliance/{peer}"),
+        Some(serde_json::json!({"profile": "Hub"})),
+    )
+    .await;
+    assert!(assigned.status < 300, "{}", assigned.body);
+    let config_key = rampart_app::records::profile::config_key(&tenant(), &peer);
+    let assignment_key = rampart_app::records::profile::assignment_key(
+        &tenant(),
+        rampart_domain::profile::AssignmentKind::Appliance,
+        peer.as_str(),
+    );
+    assert!(exists(&app, &config_key).await);
+    assert!(exists(&app, &assignment_key).await);
+
+    let kept = app.admin.expire_licenses(false).await.unwrap();
+    assert_eq!(serials(&kept), (vec![], vec!["PEER7777".to_owned()]));
+    assert_eq!(kept.kept_for_vpn[0].profiles, ["Hub"]);
+    assert!(exists(&app, &store_keys::appliance(&tenant(), &peer)).await);
+
+    // A new version without the VPN section: nothing references the peer any more.
+    let saved = call(
+        "PUT",
+        format!("/v1/tenants/{TENANT}/profiles/Hub"),
+        Some(serde_json::json!({
+            "sections": {"fail2ban": {"enabled": true, "max_retries": 5, "ban_time_secs": 600}},
+            "expected_version": 1
+        })),
+    )
+    .await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let dry = app.admin.expire_licenses(true).await.unwrap();
+    assert_eq!(serials(&dry), (vec!["PEER7777".to_owned()], vec![]));
+    assert!(exists(&app, &store_keys::appliance(&tenant(), &peer)).await);
+
+    let gone = app.admin.expire_licenses(false).await.unwrap();
+    assert_eq!(serials(&gone), (vec!["PEER7777".to_owned()], vec![]));
+    for key in [
+        store_keys::appliance(&tenant(), &peer),
+        store_keys::credential(&peer),
+        config_key,
+        assignment_key,
+    ] {
+        assert!(
+            !exists(&app, &key).await,
+            "{key:?} is gone with the appliance"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vpn_profile_keeps_an_expired_peer_embedded() {
+    a_vpn_profile_keeps_an_expired_peer_until_it_no_longer_names_it(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vpn_profile_keeps_an_expired_peer_aws() {
+    a_vpn_profile_keeps_an_expired_peer_until_it_no_longer_names_it(Backend::Aws).await;
+}

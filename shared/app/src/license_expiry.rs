@@ -4,8 +4,9 @@
 //! operator (`rampart admin expire [--dry-run]`).
 //!
 //! A removal takes the appliance and what only it needs, in one transaction: the
-//! appliance item, its credential, the license's binding (the license stays, shown
-//! as unbound; its backups stay with it), plus a `REMOVED#...` record in the
+//! appliance item, its credential, its materialized configuration and own profile
+//! assignment, the license's binding (the license stays, shown as unbound; its
+//! backups stay with it), plus a `REMOVED#...` record in the
 //! tenant's partition saying what went, when and why.
 
 use chrono::NaiveDate;
@@ -13,6 +14,7 @@ use rampart_domain::Timestamp;
 use rampart_domain::ids::{ApplianceId, Serial, TenantId};
 use rampart_domain::license::License;
 use rampart_domain::license_expiry::{removal_due, removal_reason};
+use rampart_domain::profile::AssignmentKind;
 use rampart_ports::{
     Clock, Condition, Index, Item, Key, Query, SortKey, StoreError, Table, TransactOp, Update,
 };
@@ -23,7 +25,7 @@ use crate::all_pages::all_items;
 use crate::error::ApiError;
 use crate::records::appliance::ApplianceRecord;
 use crate::records::removed_appliance::{self, RemovedRecord};
-use crate::records::{license, vpn_reference};
+use crate::records::{license, profile, vpn_reference};
 use crate::store_keys;
 
 /// The marker of the last day the scheduled run claimed (`day`: days since 1970-01-01).
@@ -173,6 +175,12 @@ impl LicenseExpiry {
             ),
             TransactOp::Delete(appliance_key, None),
             TransactOp::Delete(store_keys::credential(&e.appliance), None),
+            // Its materialized configuration and its own profile assignment serve only it.
+            TransactOp::Delete(profile::config_key(&e.tenant, &e.appliance), None),
+            TransactOp::Delete(
+                profile::assignment_key(&e.tenant, AssignmentKind::Appliance, e.appliance.as_str()),
+                None,
+            ),
             TransactOp::Put(Item::from(&record), Some(Condition::NotExists)),
         ];
         match self.table.transact(ops).await {
