@@ -4,10 +4,12 @@
 use anyhow::Context;
 use chrono::{Duration as ChronoDuration, Utc};
 use rampart_agent::fleet::{self, FleetLicense};
+use rampart_app::ApiError;
 use rampart_app::admin::AdminService;
 use rampart_domain::backup::BackupPassword;
 use rampart_domain::connection::ConnectionStatus;
 use rampart_domain::firmware::FirmwareVersion;
+use rampart_domain::firmware_catalog::FirmwareRelease;
 use rampart_domain::ids::{Serial, TenantId};
 use rampart_domain::license::NewLicense;
 use std::io::Write;
@@ -155,6 +157,29 @@ fn demo_backup_password(dir: &Path) -> anyhow::Result<BackupPassword> {
     BackupPassword::parse(password).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// A small firmware catalog, so the demo fleet (on 14.0.2) shows "update available"
+/// and "security update highly recommended" (SPEC 9). Versions already there stay.
+async fn demo_firmware_catalog(table: &dyn rampart_ports::Table) -> anyhow::Result<()> {
+    let releases = [
+        ("14.0.2", "2026-03-02", false, "The demo fleet's firmware"),
+        ("14.0.3", "2026-06-15", true, "Security fixes"),
+        ("14.1.0", "2026-10-05", false, "Rollback support"),
+    ];
+    for (version, released, security, notes) in releases {
+        let release = FirmwareRelease {
+            version: FirmwareVersion::parse(version)?,
+            released: chrono::NaiveDate::parse_from_str(released, "%Y-%m-%d")?,
+            security,
+            notes: Some(notes.to_owned()),
+        };
+        match rampart_app::firmware_catalog::add_release(table, release).await {
+            Ok(()) | Err(ApiError::Conflict(_)) => {}
+            Err(e) => return Err(anyhow::anyhow!("{e}")).context("seeding the firmware catalog"),
+        }
+    }
+    Ok(())
+}
+
 /// Seeds the demo and starts its fleet inside the server's process.
 pub async fn start(
     server: &mut RunningServer,
@@ -164,6 +189,7 @@ pub async fn start(
     let dir = data_dir.join("demo");
     demo_portal(server, &dir).await?;
     let licenses = demo_licenses(&server.admin, &dir, appliances).await?;
+    demo_firmware_catalog(&*server.table).await?;
     let firmware = FirmwareVersion::parse("14.0.2")?;
     // Backups use SPEC 6.2's default KDF (64 MiB, 3 passes, 4 lanes), as a real
     // appliance would.

@@ -135,6 +135,15 @@ async fn an_administrator_signs_in_and_works_with_the_cli() {
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     // The agents report with the status authorization on: the report icon is lit.
     assert_eq!(page["items"][0]["flags"]["report_active"], true, "{page}");
+    // The demo's firmware catalog has a newer security release than their 14.0.2.
+    assert_eq!(
+        page["items"][0]["flags"]["update_available"], true,
+        "{page}"
+    );
+    assert_eq!(
+        page["items"][0]["flags"]["security_update_recommended"], true,
+        "{page}"
+    );
     let first = page["items"][0]["id"].as_str().unwrap().to_owned();
 
     // Its applications, by state descending (N/A, DOWN, UP; ties by name).
