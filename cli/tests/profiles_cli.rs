@@ -6,11 +6,13 @@
 use rampart::backend::StoreKind;
 use rampart::serve::{self, ServeConfig};
 use rampart_ports::SystemClock;
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
+
+mod support;
+use support::login_enrolling;
 
 const CUSTOMER: &str = "100001.sms";
 
@@ -20,63 +22,6 @@ fn rampart(session: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("rampart runs")
-}
-
-/// Runs `rampart login`, reads the enrollment secret it prints on stderr, and
-/// answers its code prompt with the current code.
-fn login_enrolling(
-    session: &Path,
-    server: &str,
-    email: &str,
-    password_file: &Path,
-) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .env("RAMPART_SESSION_FILE", session)
-        .args([
-            "login",
-            "--server",
-            server,
-            "--email",
-            email,
-            "--password-file",
-        ])
-        .arg(password_file)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
-    // Up to the code prompt, which ends the line without a newline.
-    while !String::from_utf8_lossy(&seen).ends_with("shows: ") {
-        if stderr.read(&mut byte).unwrap() == 0 {
-            panic!("login ended early: {}", String::from_utf8_lossy(&seen));
-        }
-        seen.push(byte[0]);
-    }
-    let text = String::from_utf8_lossy(&seen).to_string();
-    let secret = text
-        .split("Secret (base32): ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap()
-        .to_owned();
-    let secret = rampart_identity::TotpSecret::from_base32(&secret).unwrap();
-    let now = rampart_domain::Timestamp::now_system().secs();
-    let code = rampart_identity::code_at(&secret, now);
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{code}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-    )
 }
 
 async fn run(session: &Path, args: &[&str]) -> Output {
@@ -122,13 +67,17 @@ async fn a_profile_is_saved_assigned_and_applied_through_the_cli() {
     let base = server.base_url.clone();
     let session = dir.path().join("session.json");
     let password_file = dir.path().join("data/demo/admin-password.txt");
-    let (code, out) = tokio::task::spawn_blocking({
+    let login = tokio::task::spawn_blocking({
         let (s, b, p) = (session.clone(), base.clone(), password_file.clone());
         move || login_enrolling(&s, &b, rampart::demo::DEMO_ADMIN, &p)
     })
     .await
     .unwrap();
-    assert_eq!(code, 0, "{out}");
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
 
     let yaml = dir.path().join("branch.yaml");
     std::fs::write(

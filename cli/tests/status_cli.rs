@@ -9,11 +9,13 @@ use rampart::serve::{self, ServeConfig};
 use rampart::status_chart;
 use rampart_domain::status_history::StatusHistoryView;
 use rampart_ports::SystemClock;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
+
+mod support;
+use support::login_enrolling;
 
 async fn rampart(session: &Path, args: &[&str]) -> Output {
     let session = session.to_owned();
@@ -37,59 +39,6 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
-/// `rampart login`, answering the TOTP enrollment prompt with a current code.
-fn login(session: PathBuf, server: String, password_file: PathBuf) -> i32 {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .env("RAMPART_SESSION_FILE", &session)
-        .args([
-            "login",
-            "--server",
-            &server,
-            "--email",
-            rampart::demo::DEMO_ADMIN,
-        ])
-        .arg("--password-file")
-        .arg(&password_file)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
-    while !String::from_utf8_lossy(&seen).ends_with("shows: ") {
-        assert_ne!(
-            err.read(&mut byte).unwrap(),
-            0,
-            "login ended early: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.push(byte[0]);
-    }
-    let text = String::from_utf8_lossy(&seen).to_string();
-    let secret = text
-        .split("Secret (base32): ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap()
-        .to_owned();
-    let secret = rampart_identity::TotpSecret::from_base32(&secret).unwrap();
-    let code = rampart_identity::code_at(&secret, rampart_domain::Timestamp::now_system().secs());
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{code}\n").as_bytes())
-        .unwrap();
-    child
-        .wait_with_output()
-        .unwrap()
-        .status
-        .code()
-        .unwrap_or(-1)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_prints_a_table_json_and_a_png_chart() {
     let dir = tempfile::tempdir().unwrap();
@@ -110,17 +59,17 @@ async fn status_prints_a_table_json_and_a_png_chart() {
         .await
         .unwrap();
     let session = dir.path().join("session.json");
-    let code = tokio::task::spawn_blocking({
+    let login = tokio::task::spawn_blocking({
         let (s, b, p) = (
             session.clone(),
             server.base_url.clone(),
             dir.path().join("data/demo/admin-password.txt"),
         );
-        move || login(s, b, p)
+        move || login_enrolling(&s, &b, rampart::demo::DEMO_ADMIN, &p)
     })
     .await
     .unwrap();
-    assert_eq!(code, 0);
+    assert!(login.status.success(), "{}", stderr(&login));
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let list = rampart(
