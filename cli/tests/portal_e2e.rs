@@ -2,16 +2,11 @@
 //! sign-in with TOTP enrollment answered at the prompt, listing, editing, exit
 //! codes, sign-out.
 
-use rampart::backend::StoreKind;
-use rampart::serve::{self, ServeConfig};
-use rampart_ports::SystemClock;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
 use std::time::Duration;
 
 mod support;
-use support::login_enrolling;
 
 fn rampart(session: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rampart"))
@@ -24,37 +19,9 @@ fn rampart(session: &Path, args: &[&str]) -> Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_signs_in_and_works_with_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = serve::start(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().join("data"),
-            store: StoreKind::Embedded,
-            public_url: None,
-            poll_interval: Duration::from_secs(1),
-            maintenance_every: rampart_app::jobs::maintenance::SWEEP_EVERY,
-        },
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap();
-    rampart::demo::start(&mut server, &dir.path().join("data"), 2)
-        .await
-        .unwrap();
-    let base = server.base_url.clone();
+    let server = support::demo_console(dir.path(), 2).await;
     let session = dir.path().join("session.json");
-    let password_file = dir.path().join("data/demo/admin-password.txt");
-
-    let login = tokio::task::spawn_blocking({
-        let (s, b, p) = (session.clone(), base.clone(), password_file.clone());
-        move || login_enrolling(&s, &b, rampart::demo::DEMO_ADMIN, &p)
-    })
-    .await
-    .unwrap();
-    assert!(
-        login.status.success(),
-        "{}",
-        String::from_utf8_lossy(&login.stderr)
-    );
+    support::sign_in_demo_admin(&server, dir.path(), &session).await;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -3,16 +3,11 @@
 //! appliance's agent at its next check-in and shown as applied by `status`; a
 //! delete refused while assigned (exit 6).
 
-use rampart::backend::StoreKind;
-use rampart::serve::{self, ServeConfig};
-use rampart_ports::SystemClock;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
 use std::time::Duration;
 
 mod support;
-use support::login_enrolling;
 
 const CUSTOMER: &str = "100001.sms";
 
@@ -48,36 +43,9 @@ fn stdout(out: &Output) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_profile_is_saved_assigned_and_applied_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = serve::start(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().join("data"),
-            store: StoreKind::Embedded,
-            public_url: None,
-            poll_interval: Duration::from_secs(1),
-            maintenance_every: rampart_app::jobs::maintenance::SWEEP_EVERY,
-        },
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap();
-    rampart::demo::start(&mut server, &dir.path().join("data"), 1)
-        .await
-        .unwrap();
-    let base = server.base_url.clone();
+    let server = support::demo_console(dir.path(), 1).await;
     let session = dir.path().join("session.json");
-    let password_file = dir.path().join("data/demo/admin-password.txt");
-    let login = tokio::task::spawn_blocking({
-        let (s, b, p) = (session.clone(), base.clone(), password_file.clone());
-        move || login_enrolling(&s, &b, rampart::demo::DEMO_ADMIN, &p)
-    })
-    .await
-    .unwrap();
-    assert!(
-        login.status.success(),
-        "{}",
-        String::from_utf8_lossy(&login.stderr)
-    );
+    support::sign_in_demo_admin(&server, dir.path(), &session).await;
 
     let yaml = dir.path().join("branch.yaml");
     std::fs::write(

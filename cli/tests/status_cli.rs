@@ -3,19 +3,14 @@
 //! appliance found by name or by id, and the exit codes of a wrong name and of a
 //! range the console refuses.
 
-use rampart::backend::StoreKind;
 use rampart::portal_cmd::{EXIT_REFUSED, EXIT_USAGE};
-use rampart::serve::{self, ServeConfig};
 use rampart::status_chart;
 use rampart_domain::status_history::StatusHistoryView;
-use rampart_ports::SystemClock;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
 use std::time::Duration;
 
 mod support;
-use support::login_enrolling;
 
 async fn rampart(session: &Path, args: &[&str]) -> Output {
     let session = session.to_owned();
@@ -42,34 +37,9 @@ fn stderr(o: &Output) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_prints_a_table_json_and_a_png_chart() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = serve::start(
-        ServeConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().join("data"),
-            store: StoreKind::Embedded,
-            public_url: None,
-            poll_interval: Duration::from_secs(1),
-            maintenance_every: rampart_app::jobs::maintenance::SWEEP_EVERY,
-        },
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap();
-    rampart::demo::start(&mut server, &dir.path().join("data"), 2)
-        .await
-        .unwrap();
+    let server = support::demo_console(dir.path(), 2).await;
     let session = dir.path().join("session.json");
-    let login = tokio::task::spawn_blocking({
-        let (s, b, p) = (
-            session.clone(),
-            server.base_url.clone(),
-            dir.path().join("data/demo/admin-password.txt"),
-        );
-        move || login_enrolling(&s, &b, rampart::demo::DEMO_ADMIN, &p)
-    })
-    .await
-    .unwrap();
-    assert!(login.status.success(), "{}", stderr(&login));
+    support::sign_in_demo_admin(&server, dir.path(), &session).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let list = rampart(

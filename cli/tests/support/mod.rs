@@ -1,9 +1,60 @@
-//! What the CLI tests against a real console share: signing in as `rampart login`
-//! does for a new user, answering the TOTP enrollment prompt with a current code.
+//! What the CLI tests against a real console share: a self-hosted console with
+//! its demo fleet, and signing in as `rampart login` does for a new user,
+//! answering the TOTP enrollment prompt with a current code.
 
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
+use rampart::backend::StoreKind;
+use rampart::serve::{self, RunningServer, ServeConfig};
+use rampart_ports::SystemClock;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `rampart serve --demo` in-process on a free loopback port, with its data under
+/// `dir/data` and `appliances` demo appliances checking in every second.
+pub async fn demo_console(dir: &Path, appliances: usize) -> RunningServer {
+    let data = dir.join("data");
+    let mut server = serve::start(
+        ServeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data.clone(),
+            store: StoreKind::Embedded,
+            public_url: None,
+            poll_interval: Duration::from_secs(1),
+            maintenance_every: rampart_app::jobs::maintenance::SWEEP_EVERY,
+        },
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
+    rampart::demo::start(&mut server, &data, appliances)
+        .await
+        .unwrap();
+    server
+}
+
+/// Signs in as the demo's administrator (enrolling TOTP) with the password the
+/// demo wrote under `dir/data`, keeping the session in `session`.
+pub async fn sign_in_demo_admin(server: &RunningServer, dir: &Path, session: &Path) {
+    let (s, b, p) = (
+        session.to_owned(),
+        server.base_url.clone(),
+        dir.join("data/demo/admin-password.txt"),
+    );
+    let login =
+        tokio::task::spawn_blocking(move || login_enrolling(&s, &b, rampart::demo::DEMO_ADMIN, &p))
+            .await
+            .unwrap();
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+}
 
 /// Runs `rampart login`, reads the enrollment secret it prints on stderr, and
 /// answers its code prompt with the current code.
