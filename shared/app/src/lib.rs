@@ -13,6 +13,7 @@ pub mod http;
 pub mod jobs;
 pub mod json_body;
 pub mod license_expiry;
+pub mod period_claim;
 pub mod portal;
 pub mod profiles;
 pub mod queues;

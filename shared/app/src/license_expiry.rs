@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use crate::all_pages::all_items;
 use crate::error::ApiError;
+use crate::period_claim;
 use crate::records::appliance::ApplianceRecord;
 use crate::records::removed_appliance::{self, RemovedRecord};
 use crate::records::{license, profile, vpn_reference};
@@ -75,28 +76,10 @@ impl LicenseExpiry {
     pub async fn run_daily(&self) -> Result<Option<ExpiryReport>, ApiError> {
         // Whole days since the epoch (UTC).
         let today = self.clock.now().millis().div_euclid(86_400_000);
-        let marker = self.table.get(&daily_marker()).await?;
-        if marker
-            .and_then(|m| m.i64("day"))
-            .is_some_and(|d| d >= today)
-        {
-            return Ok(None);
-        }
-        let claim = Condition::Or(vec![Condition::NotExists, Condition::lt("day", today)]);
-        match self
-            .table
-            .update(
-                &daily_marker(),
-                Update::new().set("day", today),
-                Some(claim),
-                rampart_ports::ReturnItem::None,
-            )
-            .await
-        {
-            Ok(_) => Ok(Some(self.run(false).await?)),
-            // Another sweep claimed today meanwhile.
-            Err(StoreError::ConditionFailed) => Ok(None),
-            Err(e) => Err(e.into()),
+        if period_claim::claim(&*self.table, &daily_marker(), "day", today).await? {
+            Ok(Some(self.run(false).await?))
+        } else {
+            Ok(None)
         }
     }
 

@@ -8,9 +8,7 @@ use futures::StreamExt;
 use rampart_domain::Timestamp;
 use rampart_domain::ids::{ApplianceId, TenantId};
 use rampart_domain::status_history::{HistoryRange, StatusSample, minute_of};
-use rampart_ports::{
-    Clock, Condition, Item, Key, Query, ReturnItem, SortKey, StoreError, Table, Update,
-};
+use rampart_ports::{Clock, Item, Key, Query, ReturnItem, SortKey, StoreError, Table};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,6 +16,7 @@ use std::sync::Arc;
 use crate::admin::AdminService;
 use crate::all_pages::all_items;
 use crate::error::ApiError;
+use crate::period_claim;
 use crate::records::status_history::{
     PendingSample, by_hour, hour_key, hour_merge, hour_of_minute, hour_prefix, hour_samples,
     hour_sort, pending_removals, pending_samples,
@@ -59,24 +58,8 @@ impl StatusCompaction {
     pub async fn run_if_due(&self) -> Result<CompactionReport, ApiError> {
         let now = self.clock.now();
         let hour = hour_of_minute(minute_of(now));
-        let last = self.table.get(&marker()).await?;
-        if last.and_then(|m| m.i64("hour")).is_some_and(|h| h >= hour) {
+        if !period_claim::claim(&*self.table, &marker(), "hour", hour).await? {
             return Ok(CompactionReport::default());
-        }
-        let claim = Condition::Or(vec![Condition::NotExists, Condition::lt("hour", hour)]);
-        match self
-            .table
-            .update(
-                &marker(),
-                Update::new().set("hour", hour),
-                Some(claim),
-                ReturnItem::None,
-            )
-            .await
-        {
-            Ok(_) => {}
-            Err(StoreError::ConditionFailed) => return Ok(CompactionReport::default()),
-            Err(e) => return Err(e.into()),
         }
         self.compact_closed_hours().await
     }
