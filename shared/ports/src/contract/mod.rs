@@ -63,6 +63,8 @@ macro_rules! contract_tests {
             table_conditional_put_refuses_existing_item,
             table_conditional_update_that_fails_writes_nothing,
             table_optimistic_versioning_lets_one_writer_win,
+            table_racing_transactions_let_one_win,
+            table_failed_transactions_keep_concurrent_writes,
             table_update_semantics,
             table_conditional_delete,
             table_query_prefix_and_range_paginates,

@@ -1,6 +1,7 @@
 //! Contract checks for the table port.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{TableEnv, unique};
@@ -8,7 +9,7 @@ use crate::table::{
     Condition, Index, Item, Key, MAX_TRANSACTION_OPS, Query, ReturnItem, SortKey, TransactOp,
     Update, Value,
 };
-use crate::{Clock, StoreError};
+use crate::{Clock, StoreError, Table};
 
 fn item(pk: &str, sk: &str) -> Item {
     Item::new(Key::new(pk, sk))
@@ -124,6 +125,14 @@ pub async fn table_conditional_update_that_fails_writes_nothing(env: &TableEnv) 
 }
 
 pub async fn table_optimistic_versioning_lets_one_writer_win(env: &TableEnv) {
+    // Rounds of racing writers: a store whose condition check and write are two
+    // unlocked steps lets two win now and then, rarely in any single round.
+    for _ in 0..32 {
+        one_writer_wins_a_race(env).await;
+    }
+}
+
+async fn one_writer_wins_a_race(env: &TableEnv) {
     let pk = unique("occ");
     let key = Key::new(&pk, "A");
     env.table
@@ -133,9 +142,9 @@ pub async fn table_optimistic_versioning_lets_one_writer_win(env: &TableEnv) {
         )
         .await
         .unwrap();
-    // Eight writers all read version 1 and try to move it to 2.
+    // Sixteen writers all read version 1 and try to move it to 2.
     let mut tasks = Vec::new();
-    for w in 0..8i64 {
+    for w in 0..16i64 {
         let table = env.table.clone();
         let key = key.clone();
         tasks.push(tokio::spawn(async move {
@@ -164,6 +173,142 @@ pub async fn table_optimistic_versioning_lets_one_writer_win(env: &TableEnv) {
     assert_eq!(winners, 1, "exactly one writer wins");
     let got = env.table.get(&key).await.unwrap().unwrap();
     assert_eq!(got.i64("version"), Some(2));
+}
+
+pub async fn table_racing_transactions_let_one_win(env: &TableEnv) {
+    for _ in 0..32 {
+        one_transaction_wins_a_race(env).await;
+    }
+}
+
+/// Racing transactions that each check one guard and write their own item: one
+/// commits whole, every other writes nothing.
+async fn one_transaction_wins_a_race(env: &TableEnv) {
+    let pk = unique("txrace");
+    let guard = Key::new(&pk, "guard");
+    env.table
+        .put(Item::new(guard.clone()).with("open", true), None)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..16i64 {
+        let table = env.table.clone();
+        let (pk, guard) = (pk.clone(), guard.clone());
+        tasks.push(tokio::spawn(async move {
+            table
+                .transact(vec![
+                    TransactOp::Update(
+                        guard,
+                        Update::new().set("open", false).set("winner", w),
+                        Some(Condition::eq("open", true)),
+                    ),
+                    TransactOp::Put(item(&pk, &format!("w{w}")), Some(Condition::NotExists)),
+                ])
+                .await
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => winners += 1,
+            Err(StoreError::TransactionCanceled) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(winners, 1, "exactly one transaction commits");
+    let page = env
+        .table
+        .query(Query::partition(&pk).sk(SortKey::BeginsWith("w".into())))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1, "only the winner's item was written");
+    let winner = env.table.get(&guard).await.unwrap().unwrap().i64("winner");
+    assert_eq!(
+        page.items[0].key.sk,
+        format!("w{}", winner.expect("the winner is recorded"))
+    );
+}
+
+/// A transaction that fails leaves the table as other writers made it meanwhile:
+/// it undoes nothing but its own (never applied) writes. A store that rolls back
+/// by restoring a copy of the table taken at the start loses those writes, the
+/// more likely the larger the table; hence the filler.
+pub async fn table_failed_transactions_keep_concurrent_writes(env: &TableEnv) {
+    let pk = unique("txkeep");
+    let guard = Key::new(&pk, "guard");
+    env.table
+        .put(Item::new(guard.clone()).with("open", false), None)
+        .await
+        .unwrap();
+    put_concurrently(&env.table, &pk, "filler", 8, 50).await;
+
+    const WRITERS: usize = 4;
+    const WRITES: usize = 40;
+    let writes = tokio::spawn({
+        let (table, pk) = (env.table.clone(), pk.clone());
+        async move { put_concurrently(&table, &pk, "w", WRITERS, WRITES).await }
+    });
+    let mut failers = Vec::new();
+    for f in 0..2 {
+        let (table, pk, guard) = (env.table.clone(), pk.clone(), guard.clone());
+        failers.push(tokio::spawn(async move {
+            for i in 0..30 {
+                let err = table
+                    .transact(vec![
+                        TransactOp::Put(item(&pk, &format!("f#{f}-{i:03}")), None),
+                        TransactOp::Check(guard.clone(), Condition::eq("open", true)),
+                    ])
+                    .await
+                    .unwrap_err();
+                assert!(matches!(err, StoreError::TransactionCanceled), "{err:?}");
+            }
+        }));
+    }
+    writes.await.unwrap();
+    for f in failers {
+        f.await.unwrap();
+    }
+    let (written, _) = collect(
+        env,
+        Query::partition(&pk).sk(SortKey::BeginsWith("w#".into())),
+    )
+    .await;
+    assert_eq!(
+        written.len(),
+        WRITERS * WRITES,
+        "every concurrent write stays"
+    );
+    let (failed, _) = collect(
+        env,
+        Query::partition(&pk).sk(SortKey::BeginsWith("f#".into())),
+    )
+    .await;
+    assert!(failed.is_empty(), "no failed transaction wrote: {failed:?}");
+}
+
+/// `tasks` tasks each putting `each` items `<prefix>#<task>-<n>` one after another.
+async fn put_concurrently(
+    table: &Arc<dyn Table>,
+    pk: &str,
+    prefix: &str,
+    tasks: usize,
+    each: usize,
+) {
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let (table, pk, prefix) = (table.clone(), pk.to_owned(), prefix.to_owned());
+        handles.push(tokio::spawn(async move {
+            for n in 0..each {
+                table
+                    .put(item(&pk, &format!("{prefix}#{t}-{n:03}")), None)
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
 }
 
 pub async fn table_update_semantics(env: &TableEnv) {
