@@ -15,6 +15,7 @@
 //! (wrong password or serial, corruption) exits 6 with the envelope's error code.
 
 use crate::jobs_cmd::{TargetArgs, read_pin, submit};
+use crate::list_pages::{fetch_all, write_page};
 use crate::portal_client::PageQuery;
 use crate::portal_cmd::{
     EXIT_REFUSED, PortalOpts, SignedIn, Unsuccessful, UsageError, dash, parse_appliance_id,
@@ -25,7 +26,7 @@ use rampart_domain::backup::{BackupPassword, BackupPoint, RotationPolicy, parse_
 use rampart_domain::ids::{ApplianceId, BackupId, Serial, TenantId};
 use rampart_domain::jobs::{JobTarget, Operation};
 use rampart_domain::portal_protocol::{
-    BackupDownload, BackupSchedule, BackupScheduleView, BackupView, ListPage, NewJob, PasswordText,
+    BackupDownload, BackupSchedule, BackupScheduleView, BackupView, NewJob, PasswordText,
 };
 use rampart_envelope::{ChunkSize, EnvelopeError, KdfParams, Password, SealOptions};
 use serde::Serialize;
@@ -332,33 +333,24 @@ pub async fn backup(
         } => {
             let s = signed_in(opts)?;
             let tenant = s.tenant_or_own(tenant).await?;
-            let mut q = PageQuery { limit, cursor };
-            let page = if all {
-                let mut items = Vec::new();
-                loop {
-                    let page = s.client.backups(&tenant, &serial, &q).await?;
-                    items.extend(page.items);
-                    match page.next_cursor {
-                        Some(c) if Some(&c) != q.cursor.as_ref() => q.cursor = Some(c),
-                        _ => break,
-                    }
-                }
-                ListPage {
-                    items,
-                    next_cursor: None,
-                }
-            } else {
-                s.client.backups(&tenant, &serial, &q).await?
+            let (client, tenant, serial) = (&s.client, &tenant, &serial);
+            let fetch = |cursor| async move {
+                client
+                    .backups(tenant, serial, &PageQuery { limit, cursor })
+                    .await
             };
-            if opts.json {
-                write_json(out, &page)?;
+            let page = if all {
+                fetch_all(cursor, fetch, |_, _| {}).await?.0
             } else {
-                print_backup_table(&page.items, out)?;
-                if let Some(c) = &page.next_cursor {
-                    eprintln!("more backups: add --all, or --cursor {c} for the next page");
-                }
-            }
-            Ok(())
+                fetch(cursor).await?
+            };
+            write_page(
+                out,
+                opts.json,
+                &page,
+                print_backup_table,
+                "more backups: add --all, or",
+            )
         }
         BackupCommand::Download {
             serial,

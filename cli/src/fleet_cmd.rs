@@ -5,31 +5,14 @@
 use rampart_domain::applications::{ApplicationSort, ApplicationView, SortDirection};
 use rampart_domain::firmware_catalog::FirmwareRelease;
 use rampart_domain::ids::{ApplianceId, TenantId};
-use rampart_domain::portal_protocol::{ClusterView, ListPage, RemovedAppliance};
+use rampart_domain::portal_protocol::{ClusterView, RemovedAppliance};
 use std::io::Write;
 
-use crate::portal_client::{PortalClient, PortalError};
+use crate::list_pages::every_page;
+use crate::portal_client::PortalClient;
 use crate::portal_cmd::{
     SignedIn, dash, indent, render_table, wire_name, write_fields, write_json,
 };
-
-/// Follows `next_cursor` to the end of a list.
-pub async fn every_page<T, F, Fut>(mut page: F) -> Result<Vec<T>, PortalError>
-where
-    F: FnMut(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<ListPage<T>, PortalError>>,
-{
-    let mut items = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let p = page(cursor.clone()).await?;
-        items.extend(p.items);
-        match p.next_cursor {
-            Some(c) if Some(&c) != cursor.as_ref() => cursor = Some(c),
-            _ => return Ok(items),
-        }
-    }
-}
 
 pub async fn applications(
     s: &SignedIn,

@@ -2,13 +2,13 @@
 //! time, as a table, as JSON, or drawn into a PNG chart.
 
 use rampart_domain::ids::{ApplianceId, TenantId};
-use rampart_domain::portal_protocol::ListPage;
 use rampart_domain::status_history::StatusHistoryView;
 use std::io::Write;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::list_pages::every_page;
 use crate::portal_client::{ApplianceQuery, HistoryQuery};
 use crate::portal_cmd::{PortalOpts, SignedIn, UsageError, parse_tenant, render_table, write_json};
 use crate::status_chart;
@@ -104,24 +104,21 @@ pub async fn resolve_appliance(
     if let Ok(id) = ApplianceId::parse(given) {
         return Ok(id);
     }
-    let mut q = ApplianceQuery {
-        name: Some(given.to_owned()),
-        ..ApplianceQuery::default()
-    };
-    let mut matches = Vec::new();
-    loop {
-        let page: ListPage<_> = s.client.appliances(tenant, &q).await?;
-        matches.extend(
-            page.items
-                .into_iter()
-                .filter(|a| a.name.eq_ignore_ascii_case(given))
-                .map(|a| a.id),
-        );
-        match page.next_cursor {
-            Some(c) if Some(&c) != q.cursor.as_ref() => q.cursor = Some(c),
-            _ => break,
-        }
-    }
+    let client = &s.client;
+    let named = every_page(|cursor| {
+        let q = ApplianceQuery {
+            name: Some(given.to_owned()),
+            cursor,
+            ..ApplianceQuery::default()
+        };
+        async move { client.appliances(tenant, &q).await }
+    })
+    .await?;
+    let matches: Vec<ApplianceId> = named
+        .into_iter()
+        .filter(|a| a.name.eq_ignore_ascii_case(given))
+        .map(|a| a.id)
+        .collect();
     match matches.as_slice() {
         [one] => Ok(one.clone()),
         [] => Err(UsageError(format!("no appliance named {given:?} in tenant {tenant}")).into()),

@@ -8,6 +8,7 @@
 //! comes from `--pin-file`, `$RAMPART_PIN` or a prompt without echo, never from an
 //! argument (arguments show in `ps` and shell histories), and is never printed.
 
+use crate::list_pages::{fetch_all, write_page};
 use crate::portal_client::PageQuery;
 use crate::portal_cmd::{
     EXIT_JOB_UNSUCCESSFUL, PortalOpts, SignedIn, Unsuccessful, UsageError, dash,
@@ -17,7 +18,7 @@ use rampart_domain::Timestamp;
 use rampart_domain::firmware::FirmwareVersion;
 use rampart_domain::ids::{ApplianceId, JobId, TenantId};
 use rampart_domain::jobs::{AppAction, CommandState, JobTarget, Operation, Refusal};
-use rampart_domain::portal_protocol::{CommandView, JobCancel, JobView, ListPage, NewJob, PinText};
+use rampart_domain::portal_protocol::{CommandView, JobCancel, JobView, NewJob, PinText};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -284,33 +285,21 @@ pub async fn jobs(
         } => {
             let s = signed_in(opts)?;
             let tenant = s.tenant_or_own(tenant).await?;
-            let mut q = PageQuery { limit, cursor };
+            let (client, tenant) = (&s.client, &tenant);
+            let fetch =
+                |cursor| async move { client.jobs(tenant, &PageQuery { limit, cursor }).await };
             let page = if all {
-                let mut items = Vec::new();
-                loop {
-                    let page = s.client.jobs(&tenant, &q).await?;
-                    items.extend(page.items);
-                    match page.next_cursor {
-                        Some(c) if Some(&c) != q.cursor.as_ref() => q.cursor = Some(c),
-                        _ => break,
-                    }
-                }
-                ListPage {
-                    items,
-                    next_cursor: None,
-                }
+                fetch_all(cursor, fetch, |_, _| {}).await?.0
             } else {
-                s.client.jobs(&tenant, &q).await?
+                fetch(cursor).await?
             };
-            if opts.json {
-                write_json(out, &page)?;
-            } else {
-                print_job_table(&page.items, out)?;
-                if let Some(c) = &page.next_cursor {
-                    eprintln!("more jobs: add --all, or --cursor {c} for the next page");
-                }
-            }
-            Ok(())
+            write_page(
+                out,
+                opts.json,
+                &page,
+                print_job_table,
+                "more jobs: add --all, or",
+            )
         }
         JobsCommand::Show {
             job,

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod fleet_cmd;
 pub mod history_cmd;
 pub mod jobs_cmd;
+pub mod list_pages;
 pub mod log_cmd;
 pub mod logging;
 pub mod portal_client;

@@ -9,6 +9,7 @@
 //! the [`rampart_domain::comm_log`] docs (expired old entries, a consistent rewrite
 //! of the whole chain and its head).
 
+use crate::list_pages::{fetch_all, write_page};
 use crate::portal_client::{LogOrder, PageQuery};
 use crate::portal_cmd::{
     EXIT_CHAIN_BROKEN, PortalOpts, Unsuccessful, dash, parse_appliance_id, parse_tenant,
@@ -16,7 +17,6 @@ use crate::portal_cmd::{
 };
 use rampart_domain::comm_log::{self, ChainBreak, ChainHead, ChainReport, LogEntry};
 use rampart_domain::ids::{ApplianceId, TenantId};
-use rampart_domain::portal_protocol::ListPage;
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
 
@@ -95,38 +95,29 @@ async fn show(
 ) -> anyhow::Result<()> {
     let s = signed_in(opts)?;
     let tenant = s.tenant_or_own(tenant).await?;
-    let mut q = PageQuery { limit, cursor };
-    let page = if all {
-        let mut items = Vec::new();
-        loop {
-            let page = s
-                .client
-                .appliance_log(&tenant, appliance, &q, LogOrder::Newest)
-                .await?;
-            items.extend(page.items);
-            match page.next_cursor {
-                Some(c) if Some(&c) != q.cursor.as_ref() => q.cursor = Some(c),
-                _ => break,
-            }
-        }
-        ListPage {
-            items,
-            next_cursor: None,
-        }
-    } else {
-        s.client
-            .appliance_log(&tenant, appliance, &q, LogOrder::Newest)
-            .await?
+    let (client, tenant) = (&s.client, &tenant);
+    let fetch = |cursor| async move {
+        client
+            .appliance_log(
+                tenant,
+                appliance,
+                &PageQuery { limit, cursor },
+                LogOrder::Newest,
+            )
+            .await
     };
-    if opts.json {
-        write_json(out, &page)?;
+    let page = if all {
+        fetch_all(cursor, fetch, |_, _| {}).await?.0
     } else {
-        print_log_table(&page.items, out)?;
-        if let Some(c) = &page.next_cursor {
-            eprintln!("older entries: add --all, or --cursor {c} for the next page");
-        }
-    }
-    Ok(())
+        fetch(cursor).await?
+    };
+    write_page(
+        out,
+        opts.json,
+        &page,
+        print_log_table,
+        "older entries: add --all, or",
+    )
 }
 
 async fn verify(

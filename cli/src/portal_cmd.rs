@@ -5,6 +5,7 @@
 //! stdout (prompts, the enrollment QR code, progress and errors go to stderr).
 //! Exit codes scripts can rely on: [`EXIT_CODES`].
 
+use crate::list_pages::{fetch_all, write_page};
 use crate::portal_client::{ApplianceQuery, PortalClient, PortalError};
 use crate::session_file::{self, Session, SessionError};
 use rampart_domain::applications::{ApplicationSort, SortDirection};
@@ -701,7 +702,7 @@ pub async fn appliances(
     match command {
         AppliancesCommand::List(a) => {
             let tenant = s.tenant_or_own(a.tenant.clone()).await?;
-            let mut q = ApplianceQuery {
+            let query = ApplianceQuery {
                 name: a.name,
                 cluster: a.cluster,
                 tag: a.tag,
@@ -709,43 +710,36 @@ pub async fn appliances(
                 limit: a.limit,
                 cursor: a.cursor,
             };
+            let (client, tenant) = (&s.client, &tenant);
+            let fetch = |cursor| {
+                let q = ApplianceQuery {
+                    cursor,
+                    ..query.clone()
+                };
+                async move { client.appliances(tenant, &q).await }
+            };
             let page = if a.all {
                 let progress = std::io::stderr().is_terminal();
-                let mut items = Vec::new();
-                let mut pages = 0usize;
-                loop {
-                    let page = s.client.appliances(&tenant, &q).await?;
-                    pages += 1;
-                    items.extend(page.items);
-                    match page.next_cursor {
-                        Some(c) if Some(&c) != q.cursor.as_ref() => {
-                            if progress {
-                                eprint!("\rfetched {} appliances ({pages} pages)…", items.len());
-                            }
-                            q.cursor = Some(c);
-                        }
-                        _ => break,
+                let (page, pages) = fetch_all(query.cursor.clone(), fetch, |items, pages| {
+                    if progress {
+                        eprint!("\rfetched {items} appliances ({pages} pages)…");
                     }
-                }
+                })
+                .await?;
                 if progress && pages > 1 {
-                    eprintln!("\rfetched {} appliances ({pages} pages).", items.len());
+                    eprintln!("\rfetched {} appliances ({pages} pages).", page.items.len());
                 }
-                ListPage {
-                    items,
-                    next_cursor: None,
-                }
+                page
             } else {
-                s.client.appliances(&tenant, &q).await?
+                fetch(query.cursor.clone()).await?
             };
-            if opts.json {
-                write_json(out, &page)?;
-            } else {
-                print_appliance_table(&page.items, out)?;
-                if let Some(c) = &page.next_cursor {
-                    eprintln!("more appliances: add --all, or --cursor {c} for the next page");
-                }
-            }
-            Ok(())
+            write_page(
+                out,
+                opts.json,
+                &page,
+                print_appliance_table,
+                "more appliances: add --all, or",
+            )
         }
         AppliancesCommand::Show { id, tenant } => {
             let tenant = s.tenant_or_own(tenant).await?;

@@ -6,6 +6,7 @@
 //! configuration with each section's transfer status. Tables by default, `--json`
 //! for the wire types. Exit codes as in [`crate::portal_cmd::EXIT_CODES`].
 
+use crate::list_pages::write_page;
 use crate::portal_client::PageQuery;
 use crate::portal_cmd::{
     PortalOpts, dash, parse_appliance_id, parse_tenant, render_table, signed_in, write_fields,
@@ -168,14 +169,7 @@ pub async fn profiles(
                 .client
                 .profiles(&tenant, &PageQuery { limit, cursor })
                 .await?;
-            if opts.json {
-                return write_json(out, &page);
-            }
-            print_profiles(&page.items, out)?;
-            if let Some(c) = &page.next_cursor {
-                eprintln!("more profiles: --cursor {c} for the next page");
-            }
-            Ok(())
+            write_page(out, opts.json, &page, print_profiles, "more profiles:")
         }
         ProfilesCommand::Show {
             name,
@@ -274,14 +268,13 @@ pub async fn profiles(
                 .client
                 .profile_assignments(&tenant, &PageQuery { limit, cursor })
                 .await?;
-            if opts.json {
-                return write_json(out, &page);
-            }
-            print_assignments(&page.items, out)?;
-            if let Some(c) = &page.next_cursor {
-                eprintln!("more assignments: --cursor {c} for the next page");
-            }
-            Ok(())
+            write_page(
+                out,
+                opts.json,
+                &page,
+                print_assignments,
+                "more assignments:",
+            )
         }
         ProfilesCommand::Status { appliance, tenant } => {
             let tenant = s.tenant_or_own(tenant).await?;

@@ -8,6 +8,7 @@
 //! appliance's `security_scan` authorization is off, or a scan is already running)
 //! exits 6, the tenant's hourly scan limit 7, and a scan that ends `failed` 8.
 
+use crate::list_pages::write_page;
 use crate::portal_client::PageQuery;
 use crate::portal_cmd::{
     EXIT_JOB_UNSUCCESSFUL, PortalOpts, Unsuccessful, dash, parse_appliance_id, parse_tenant,
@@ -142,15 +143,7 @@ pub async fn scan(
                 .client
                 .scans(&tenant, &appliance, &PageQuery { limit, cursor })
                 .await?;
-            if opts.json {
-                write_json(out, &page)?;
-            } else {
-                print_scan_table(&page.items, out)?;
-                if let Some(c) = &page.next_cursor {
-                    eprintln!("more scans: --cursor {c} for the next page");
-                }
-            }
-            Ok(())
+            write_page(out, opts.json, &page, print_scan_table, "more scans:")
         }
         ScanCommand::Profile => {
             let s = signed_in(opts)?;
