@@ -362,13 +362,7 @@ pub fn print_assignments(items: &[AssignmentView], out: &mut impl Write) -> anyh
 fn transfer_cells(t: Option<&SectionTransfer>) -> (String, String) {
     match t {
         None => ("pending".into(), "-".into()),
-        Some(t) => (
-            serde_json::to_value(t.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            dash(t.info.as_deref()),
-        ),
+        Some(t) => (t.state.as_str().to_owned(), dash(t.info.as_deref())),
     }
 }
 

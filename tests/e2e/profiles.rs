@@ -173,10 +173,11 @@ async fn only_changes_are_delivered(backend: Backend) {
     // The VPN reference of SPEC 2 exists with the profile.
     let peer = Serial::parse("PEER0001").unwrap();
     assert_eq!(
-        vpn_reference::referencing_profiles(&*s.app.counting, &tenant(), &peer)
+        vpn_reference::references_by_peer(&*s.app.counting, &tenant())
             .await
-            .unwrap(),
-        vec!["Branch".to_owned()]
+            .unwrap()
+            .get(&peer),
+        Some(&vec!["Branch".to_owned()])
     );
     let view = s.configuration(&agent).await;
     assert_eq!(view["version"], 1);
@@ -352,10 +353,11 @@ async fn only_changes_are_delivered(backend: Backend) {
     )
     .await;
     assert!(
-        vpn_reference::referencing_profiles(&*s.app.counting, &tenant(), &peer)
+        vpn_reference::references_by_peer(&*s.app.counting, &tenant())
             .await
             .unwrap()
-            .is_empty()
+            .get(&peer)
+            .is_none_or(Vec::is_empty)
     );
     let listed = s
         .call("GET", &format!("/v1/tenants/{TENANT}/profiles"), None)

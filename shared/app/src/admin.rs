@@ -2,7 +2,6 @@
 //! stand-in for the reseller portal import) and the fleet status view.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rampart_domain::Timestamp;
 use rampart_domain::connection::ConnectionStatus;
@@ -156,11 +155,7 @@ impl AdminService {
 }
 
 fn status_row(r: ApplianceRecord, now: Timestamp) -> ApplianceStatus {
-    let status = ConnectionStatus::at(
-        now,
-        r.last_checkin,
-        Duration::from_secs(r.poll_interval_secs),
-    );
+    let status = r.status(now);
     ApplianceStatus {
         appliance_id: r.id,
         tenant: r.tenant,

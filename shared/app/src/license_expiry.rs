@@ -16,7 +16,7 @@ use rampart_domain::license::License;
 use rampart_domain::license_expiry::{removal_due, removal_reason};
 use rampart_domain::profile::AssignmentKind;
 use rampart_ports::{
-    Clock, Condition, Index, Item, Key, Query, SortKey, StoreError, Table, TransactOp, Update,
+    Clock, Condition, Item, Key, Query, SortKey, StoreError, Table, TransactOp, Update,
 };
 use serde::Serialize;
 use std::sync::Arc;
@@ -92,8 +92,7 @@ impl LicenseExpiry {
             ..ExpiryReport::default()
         };
         for tenant in self.tenants().await? {
-            let due: Vec<(License, ApplianceId)> = self
-                .tenant_licenses(&tenant)
+            let due: Vec<(License, ApplianceId)> = license::tenant_licenses(&*self.table, &tenant)
                 .await?
                 .into_iter()
                 .filter(|l| removal_due(l.expires, today))
@@ -102,7 +101,7 @@ impl LicenseExpiry {
             if due.is_empty() {
                 continue;
             }
-            let referenced = vpn_reference::referenced_serials(&*self.table, &tenant).await?;
+            let references = vpn_reference::references_by_peer(&*self.table, &tenant).await?;
             for (lic, appliance) in due {
                 let expired = ExpiredAppliance {
                     tenant: tenant.clone(),
@@ -111,10 +110,8 @@ impl LicenseExpiry {
                     license_expired: lic.expires,
                     reason: removal_reason(lic.expires, today),
                 };
-                if referenced.contains(&lic.serial) {
-                    let profiles =
-                        vpn_reference::referencing_profiles(&*self.table, &tenant, &lic.serial)
-                            .await?;
+                if let Some(profiles) = references.get(&lic.serial) {
+                    let profiles = profiles.clone();
                     tracing::info!(serial = %lic.serial, tenant = %tenant, ?profiles,
                         "license expired long ago; appliance kept, a VPN configuration references it");
                     report.kept_for_vpn.push(KeptForVpn {
@@ -137,7 +134,7 @@ impl LicenseExpiry {
         let appliance_key = store_keys::appliance(&e.tenant, &e.appliance);
         let hostname = match self.table.get(&appliance_key).await? {
             Some(item) => ApplianceRecord::try_from(&item)
-                .map(|r| r.edits.name.unwrap_or(r.hostname))
+                .map(|r| r.display_name())
                 .unwrap_or_default(),
             None => String::new(),
         };
@@ -188,20 +185,6 @@ impl LicenseExpiry {
             .filter_map(|item| item.key.sk.strip_prefix("TENANT#"))
             .filter_map(|t| TenantId::parse(t).ok())
             .collect())
-    }
-
-    async fn tenant_licenses(&self, tenant: &TenantId) -> Result<Vec<License>, ApiError> {
-        let items = all_items(
-            &*self.table,
-            Query::partition(store_keys::tenant_licenses_index(tenant))
-                .on(Index::Gsi1)
-                .sk(SortKey::BeginsWith("LICENSE#".into())),
-        )
-        .await?;
-        items
-            .iter()
-            .map(|i| license::from_item(i).map_err(|e| ApiError::Unavailable(e.into())))
-            .collect()
     }
 }
 

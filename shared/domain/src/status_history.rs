@@ -134,9 +134,6 @@ impl HistoryRange {
     pub fn until(&self) -> Timestamp {
         self.until
     }
-    pub fn points(&self) -> u32 {
-        self.points
-    }
 
     /// The width of one bucket: the range split into `points` parts, rounded up
     /// to whole minutes (there is one sample per minute at most).

@@ -160,11 +160,7 @@ impl ScheduledBackups {
             .as_ref()
             .and_then(|r| r.utc_offset_minutes)
             .unwrap_or(0);
-        let connected = ConnectionStatus::at(
-            now,
-            record.last_checkin,
-            Duration::from_secs(record.poll_interval_secs),
-        ) == ConnectionStatus::Connected;
+        let connected = record.status(now) == ConnectionStatus::Connected;
         let allowed = record
             .report
             .as_ref()

@@ -4,7 +4,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use rampart_domain::Timestamp;
 use rampart_domain::cluster::{PartnerState, cluster_state};
-use rampart_domain::connection::ConnectionStatus;
 use rampart_domain::firmware_catalog::FirmwareCatalog;
 use rampart_domain::ids::{ApplianceId, TenantId};
 use rampart_domain::portal_protocol::{
@@ -13,7 +12,6 @@ use rampart_domain::portal_protocol::{
 };
 use rampart_domain::validation::{self, Invalid};
 use rampart_ports::{Condition, Query, ReturnItem, SortKey, StoreError};
-use std::time::Duration;
 
 use super::access::Principal;
 use super::licenses::{license_view, role_name};
@@ -43,25 +41,17 @@ pub struct ApplianceQuery {
     pub cursor: Option<String>,
 }
 
-fn display_name(r: &ApplianceRecord) -> String {
-    r.edits.name.clone().unwrap_or_else(|| r.hostname.clone())
-}
-
 /// One row of the list; `catalog` is read once per request, not per appliance.
 fn summary(r: &ApplianceRecord, now: Timestamp, catalog: &FirmwareCatalog) -> ApplianceSummary {
     let features = r.report.as_ref().map(|x| x.features).unwrap_or_default();
     ApplianceSummary {
         id: r.id.clone(),
         tenant: r.tenant.clone(),
-        name: display_name(r),
+        name: r.display_name(),
         serial: r.serial.clone(),
         model: r.model.clone(),
         firmware: r.firmware.to_string(),
-        status: ConnectionStatus::at(
-            now,
-            r.last_checkin,
-            Duration::from_secs(r.poll_interval_secs),
-        ),
+        status: r.status(now),
         last_checkin: r.last_checkin.map(Timestamp::to_rfc3339),
         cluster: r.cluster.as_ref().map(|c| c.id.short().to_owned()),
         tags: r.edits.tags.clone(),
@@ -79,7 +69,7 @@ impl ApplianceQuery {
     fn matches(&self, r: &ApplianceRecord) -> bool {
         let name_ok = self.name.as_ref().is_none_or(|n| {
             let n = n.to_lowercase();
-            display_name(r).to_lowercase().contains(&n) || r.hostname.to_lowercase().contains(&n)
+            r.display_name().to_lowercase().contains(&n) || r.hostname.to_lowercase().contains(&n)
         });
         let cluster_ok = self.cluster.as_ref().is_none_or(|c| {
             r.cluster
@@ -349,17 +339,13 @@ impl PortalService {
         self.authorize_tenant(who, tenant).await?;
         let r = self.appliance_record(tenant, id).await?;
         let membership = r.cluster.clone().ok_or(ApiError::NotFound)?;
-        let partner_license = self.tenant_licenses(tenant).await?.into_iter().find(|l| {
-            l.serial != r.serial && l.cluster.as_ref().is_some_and(|c| c.id == membership.id)
-        });
+        let partner_license = license::tenant_licenses(self.table.as_ref(), tenant)
+            .await?
+            .into_iter()
+            .find(|l| {
+                l.serial != r.serial && l.cluster.as_ref().is_some_and(|c| c.id == membership.id)
+            });
         let now = self.clock.now();
-        let status_of = |a: &ApplianceRecord| {
-            ConnectionStatus::at(
-                now,
-                a.last_checkin,
-                Duration::from_secs(a.poll_interval_secs),
-            )
-        };
         let own_sync = r.report.as_ref().and_then(|x| x.cluster_sync);
         let mut partner_state = None;
         let partner = match partner_license {
@@ -370,7 +356,7 @@ impl PortalService {
                     None => None,
                 };
                 partner_state = appliance.as_ref().map(|a| PartnerState {
-                    status: status_of(a),
+                    status: a.status(now),
                     sync: a.report.as_ref().and_then(|x| x.cluster_sync),
                 });
                 Some(ClusterPartner {
@@ -382,12 +368,9 @@ impl PortalService {
                         .unwrap_or("master")
                         .to_owned(),
                     appliance_id: l.bound_to.clone(),
-                    status: appliance.as_ref().map(status_of),
+                    status: partner_state.as_ref().map(|p| p.status),
                     firmware: appliance.as_ref().map(|a| a.firmware.to_string()),
-                    sync: appliance
-                        .as_ref()
-                        .and_then(|a| a.report.as_ref())
-                        .and_then(|x| x.cluster_sync),
+                    sync: partner_state.as_ref().and_then(|p| p.sync),
                     link: l
                         .bound_to
                         .as_ref()

@@ -6,8 +6,7 @@ use rampart_domain::portal_protocol::{LicenseView, ListPage};
 use rampart_ports::{Index, Query, SortKey};
 
 use super::access::Principal;
-use super::{PortalService, malformed, page_limit, page_of};
-use crate::all_pages::all_items;
+use super::{PortalService, page_limit, page_of};
 use crate::error::ApiError;
 use crate::records::license;
 use crate::store_keys;
@@ -50,23 +49,5 @@ impl PortalService {
             |i| license::from_item(i).map(|l| license_view(&l)),
         )
         .await
-    }
-
-    /// All licenses of a tenant (for cluster partner lookups).
-    pub(super) async fn tenant_licenses(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Vec<License>, ApiError> {
-        let items = all_items(
-            self.table.as_ref(),
-            Query::partition(store_keys::tenant_licenses_index(tenant))
-                .on(Index::Gsi1)
-                .sk(SortKey::BeginsWith("LICENSE#".into())),
-        )
-        .await?;
-        items
-            .iter()
-            .map(|i| license::from_item(i).map_err(malformed))
-            .collect()
     }
 }

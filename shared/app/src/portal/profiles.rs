@@ -22,8 +22,8 @@ use crate::profiles::materialize::TenantProfiles;
 use crate::records::appliance::ApplianceRecord;
 use crate::records::profile::{
     ASSIGN_PREFIX, PROFILE_PREFIX, assignment_from_item, assignment_item, assignment_key,
-    config_from_item, config_key, head_key, profile_from_item, profile_item, version_key,
-    versions_prefix, withheld_from_item,
+    config_from_item, config_key, head_key, profile_from_item, profile_item, tenant_assignments,
+    version_key, versions_prefix, withheld_from_item,
 };
 use crate::records::vpn_reference;
 use crate::store_keys;
@@ -155,13 +155,8 @@ impl PortalService {
         let head = head_key(tenant, name);
         let item = self.table.get(&head).await?.ok_or(ApiError::NotFound)?;
         let current = profile_from_item(&item).map_err(malformed)?;
-        let assigned: Vec<AssignmentView> = self
-            .assignments(tenant)
-            .await?
-            .into_iter()
-            .filter(|a| &a.profile == name)
-            .collect();
-        if let Some(a) = assigned.first() {
+        let assignments = tenant_assignments(&*self.table, tenant).await?;
+        if let Some(a) = assignments.iter().find(|a| &a.profile == name) {
             return Err(ApiError::Conflict(format!(
                 "profile {name} is assigned ({} {}): unassign it first",
                 a.kind.as_str(),
@@ -201,18 +196,6 @@ impl PortalService {
         }
         tracing::info!(tenant = %tenant, profile = %name, by = %who.email, "profile deleted");
         Ok(())
-    }
-
-    async fn assignments(&self, tenant: &TenantId) -> Result<Vec<AssignmentView>, ApiError> {
-        all_items(
-            &*self.table,
-            Query::partition(store_keys::tenant_partition(tenant))
-                .sk(SortKey::BeginsWith(ASSIGN_PREFIX.into())),
-        )
-        .await?
-        .iter()
-        .map(|i| assignment_from_item(i).map_err(malformed))
-        .collect()
     }
 
     pub async fn list_assignments(

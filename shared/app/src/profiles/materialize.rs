@@ -4,7 +4,7 @@
 
 use rampart_domain::ids::{ApplianceId, TenantId};
 use rampart_domain::profile::{
-    Assigned, AssignmentKind, AssignmentView, ProfileName, ProfileView, merge_assignments,
+    Assigned, AssignmentKind, ProfileName, ProfileView, merge_assignments,
 };
 use rampart_ports::{Condition, Query, SortKey, StoreError, Table, TransactOp, Update};
 use std::collections::BTreeMap;
@@ -13,8 +13,8 @@ use crate::all_pages::all_items;
 use crate::error::ApiError;
 use crate::records::appliance::ApplianceRecord;
 use crate::records::profile::{
-    ASSIGN_PREFIX, CONFIG_DESIRED, PROFILE_PREFIX, assignment_from_item, config_from_item,
-    config_key, config_update, profile_from_item,
+    CONFIG_DESIRED, PROFILE_PREFIX, config_from_item, config_key, config_update, profile_from_item,
+    tenant_assignments,
 };
 use crate::store_keys;
 
@@ -34,25 +34,17 @@ pub struct TenantProfiles {
 
 impl TenantProfiles {
     pub async fn load(table: &dyn Table, tenant: &TenantId) -> Result<Self, ApiError> {
-        let partition = store_keys::tenant_partition(tenant);
         let profiles = all_items(
             table,
-            Query::partition(partition.clone()).sk(SortKey::BeginsWith(PROFILE_PREFIX.into())),
+            Query::partition(store_keys::tenant_partition(tenant))
+                .sk(SortKey::BeginsWith(PROFILE_PREFIX.into())),
         )
         .await?
         .iter()
         .map(|i| profile_from_item(i).map(|p| (p.name.clone(), p)))
         .collect::<Result<_, _>>()
         .map_err(malformed)?;
-        let assignments: Vec<AssignmentView> = all_items(
-            table,
-            Query::partition(partition).sk(SortKey::BeginsWith(ASSIGN_PREFIX.into())),
-        )
-        .await?
-        .iter()
-        .map(assignment_from_item)
-        .collect::<Result<_, _>>()
-        .map_err(malformed)?;
+        let assignments = tenant_assignments(table, tenant).await?;
         let mut by_appliance = BTreeMap::new();
         let mut by_tag = BTreeMap::new();
         for a in assignments {

@@ -98,10 +98,7 @@ pub async fn record(
     let parts: Vec<String> = changed
         .iter()
         .map(|(s, t)| {
-            let state = serde_json::to_value(t.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let state = t.state.as_str();
             match &t.info {
                 Some(info) => format!("{s} v{} {state}: {info}", t.version),
                 None => format!("{s} v{} {state}", t.version),

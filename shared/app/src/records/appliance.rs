@@ -5,6 +5,7 @@
 //! being newer, which refuses replays without a separate nonce store.
 
 use rampart_domain::Timestamp;
+use rampart_domain::connection::ConnectionStatus;
 use rampart_domain::firmware::FirmwareVersion;
 use rampart_domain::ids::{ApplianceId, ClusterId, Serial, TenantId};
 use rampart_domain::license::{ClusterMembership, ClusterRole};
@@ -13,6 +14,7 @@ use rampart_domain::report::CheckinReport;
 use rampart_ports::{Condition, Item, Update, Value};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use super::{MalformedItem, malformed, required};
 use crate::store_keys;
@@ -119,6 +121,23 @@ fn read_edits(item: &Item) -> Result<ApplianceEdits, MalformedItem> {
 }
 
 impl ApplianceRecord {
+    /// Connected or not at `now`, from the last check-in and the poll interval.
+    pub fn status(&self, now: Timestamp) -> ConnectionStatus {
+        ConnectionStatus::at(
+            now,
+            self.last_checkin,
+            Duration::from_secs(self.poll_interval_secs),
+        )
+    }
+
+    /// The name the portal shows: the one given in the portal, else the hostname.
+    pub fn display_name(&self) -> String {
+        self.edits
+            .name
+            .clone()
+            .unwrap_or_else(|| self.hostname.clone())
+    }
+
     /// The item written at enrollment. `first_request` is the enrollment
     /// request's timestamp, so no earlier request can be replayed after it.
     pub fn enrollment_item(&self, first_request: Timestamp) -> Item {

@@ -3,9 +3,11 @@
 use chrono::NaiveDate;
 use rampart_domain::ids::{ApplianceId, ClusterId, Serial, TenantId};
 use rampart_domain::license::{ClusterMembership, ClusterRole, License, SecretHash};
-use rampart_ports::{Item, Value};
+use rampart_ports::{Index, Item, Query, SortKey, Table, Value};
 
 use super::{MalformedItem, malformed, required};
+use crate::all_pages::all_items;
+use crate::error::ApiError;
 use crate::store_keys;
 
 const R: &str = "license";
@@ -80,6 +82,24 @@ pub fn from_item(item: &Item) -> Result<License, MalformedItem> {
             bound_to,
         })
     }
+}
+
+/// Every license of a tenant (through its `gsi1` index), oldest serial first.
+pub async fn tenant_licenses(
+    table: &dyn Table,
+    tenant: &TenantId,
+) -> Result<Vec<License>, ApiError> {
+    let items = all_items(
+        table,
+        Query::partition(store_keys::tenant_licenses_index(tenant))
+            .on(Index::Gsi1)
+            .sk(SortKey::BeginsWith("LICENSE#".into())),
+    )
+    .await?;
+    items
+        .iter()
+        .map(|i| from_item(i).map_err(|e| ApiError::Unavailable(e.into())))
+        .collect()
 }
 
 #[cfg(test)]

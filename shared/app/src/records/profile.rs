@@ -19,10 +19,12 @@ use rampart_domain::profile::{
     AssignmentKind, AssignmentView, EffectiveConfig, ProfileName, ProfileSections, ProfileView,
     Section, SectionTransfer,
 };
-use rampart_ports::{Item, Key, Update, Value};
+use rampart_ports::{Item, Key, Query, SortKey, Table, Update, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{MalformedItem, malformed, required};
+use crate::all_pages::all_items;
+use crate::error::ApiError;
 use crate::store_keys::tenant_partition;
 
 const R: &str = "profile";
@@ -111,6 +113,21 @@ pub fn assignment_from_item(item: &Item) -> Result<AssignmentView, MalformedItem
         target: required(item, R, "target")?.to_owned(),
         profile: ProfileName::parse(required(item, R, "profile")?).map_err(|e| malformed(R, e))?,
     })
+}
+
+/// Every profile assignment of a tenant.
+pub async fn tenant_assignments(
+    table: &dyn Table,
+    tenant: &TenantId,
+) -> Result<Vec<AssignmentView>, ApiError> {
+    all_items(
+        table,
+        Query::partition(tenant_partition(tenant)).sk(SortKey::BeginsWith(ASSIGN_PREFIX.into())),
+    )
+    .await?
+    .iter()
+    .map(|i| assignment_from_item(i).map_err(|e| ApiError::Unavailable(e.into())))
+    .collect()
 }
 
 /// The materialized configuration, its guard revision and the transfer status of

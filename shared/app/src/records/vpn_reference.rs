@@ -9,7 +9,7 @@
 
 use rampart_domain::ids::{Serial, TenantId};
 use rampart_ports::{Item, Key, Query, SortKey, Table};
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use crate::all_pages::all_items;
 use crate::error::ApiError;
@@ -31,37 +31,27 @@ pub fn to_item(tenant: &TenantId, peer: &Serial, profile: &str) -> Item {
         .with("profile", profile)
 }
 
-/// Every serial some VPN configuration of `tenant` references.
-pub async fn referenced_serials(
+/// Every serial some VPN configuration of `tenant` references, with the names of
+/// the profiles that reference it (in name order).
+pub async fn references_by_peer(
     table: &dyn Table,
     tenant: &TenantId,
-) -> Result<BTreeSet<Serial>, ApiError> {
+) -> Result<BTreeMap<Serial, Vec<String>>, ApiError> {
     let items = all_items(
         table,
         Query::partition(store_keys::tenant_partition(tenant))
             .sk(SortKey::BeginsWith(PREFIX.into())),
     )
     .await?;
-    Ok(items
-        .iter()
-        .filter_map(|i| i.str("peer").and_then(|s| Serial::parse(s).ok()))
-        .collect())
-}
-
-/// The profiles whose VPN configuration references `peer` (empty: none).
-pub async fn referencing_profiles(
-    table: &dyn Table,
-    tenant: &TenantId,
-    peer: &Serial,
-) -> Result<Vec<String>, ApiError> {
-    let items = all_items(
-        table,
-        Query::partition(store_keys::tenant_partition(tenant))
-            .sk(SortKey::BeginsWith(format!("{PREFIX}{peer}#"))),
-    )
-    .await?;
-    Ok(items
-        .iter()
-        .filter_map(|i| i.str("profile").map(str::to_owned))
-        .collect())
+    let mut by_peer: BTreeMap<Serial, Vec<String>> = BTreeMap::new();
+    for item in &items {
+        let Some(peer) = item.str("peer").and_then(|s| Serial::parse(s).ok()) else {
+            continue;
+        };
+        let profiles = by_peer.entry(peer).or_default();
+        if let Some(profile) = item.str("profile") {
+            profiles.push(profile.to_owned());
+        }
+    }
+    Ok(by_peer)
 }

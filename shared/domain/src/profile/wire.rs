@@ -94,6 +94,19 @@ pub enum TransferState {
     Failed,
 }
 
+impl TransferState {
+    /// The wire name, as serialized.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TransferState::Sent => "sent",
+            TransferState::Withheld => "withheld",
+            TransferState::Applied => "applied",
+            TransferState::Refused => "refused",
+            TransferState::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SectionTransfer {
     /// The section version this is about.
@@ -205,6 +218,17 @@ pub struct ConfigResultResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transfer_state_names_are_the_serialized_ones() {
+        use TransferState::*;
+        for state in [Sent, Withheld, Applied, Refused, Failed] {
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::json!(state.as_str())
+            );
+        }
+    }
 
     #[test]
     fn results_are_bounded_and_one_per_section() {
