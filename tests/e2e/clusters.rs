@@ -41,12 +41,6 @@ async fn reported(app: &PortalApp, id: &ApplianceId, firmware: &str, sync: &str)
         .unwrap();
 }
 
-async fn get(app: &PortalApp, token: &str, path: &str) -> Value {
-    let a = app.call("GET", path, Some(token), None).await;
-    assert_eq!(a.status, 200, "{path}: {}", a.body);
-    a.body
-}
-
 async fn master_and_spare_are_partners(backend: Backend) {
     let app = spawn_portal(backend).await;
     app.tenant(TENANT, TenantKind::Customer, None).await;
@@ -72,18 +66,20 @@ async fn master_and_spare_are_partners(backend: Backend) {
     reported(&app, &spare, "14.0.2", "syncing").await;
 
     // The tile: the cluster id's first 4 hex digits, and the cluster filter finds both.
-    let list = get(
-        &app,
-        &token,
-        &format!("/v1/tenants/{TENANT}/appliances?cluster=beef"),
-    )
-    .await;
+    let list = app
+        .get_ok(
+            &token,
+            &format!("/v1/tenants/{TENANT}/appliances?cluster=beef"),
+        )
+        .await;
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{list}");
     assert!(items.iter().all(|i| i["cluster"] == "beef"), "{list}");
 
     let base = format!("/v1/tenants/{TENANT}/appliances");
-    let view = get(&app, &token, &format!("{base}/{master}/cluster")).await;
+    let view = app
+        .get_ok(&token, &format!("{base}/{master}/cluster"))
+        .await;
     assert_eq!(view["cluster_id"], "beef0042aa");
     assert_eq!(view["role"], "master");
     assert_eq!(view["sync"], "synced");
@@ -96,13 +92,13 @@ async fn master_and_spare_are_partners(backend: Backend) {
     assert_eq!(p["firmware"], "14.0.2");
     assert_eq!(p["sync"], "syncing");
     // The link leads to the partner.
-    let partner = get(&app, &token, p["link"].as_str().unwrap()).await;
+    let partner = app.get_ok(&token, p["link"].as_str().unwrap()).await;
     assert_eq!(partner["id"], spare.as_str());
     assert_eq!(partner["serial"], "C1C1C1C1-SPARE");
 
     // And from the spare's side, the master is the partner.
     reported(&app, &spare, "14.1.0", "synced").await;
-    let view = get(&app, &token, &format!("{base}/{spare}/cluster")).await;
+    let view = app.get_ok(&token, &format!("{base}/{spare}/cluster")).await;
     assert_eq!(view["role"], "spare");
     assert_eq!(view["state"], "synced");
     assert_eq!(view["partner"]["serial"], "C1C1C1C1");
@@ -112,7 +108,7 @@ async fn master_and_spare_are_partners(backend: Backend) {
     // The master stops checking in: from the spare, the partner is disconnected.
     app.clock.advance(Duration::from_secs(10 * 60));
     reported(&app, &spare, "14.1.0", "synced").await;
-    let view = get(&app, &token, &format!("{base}/{spare}/cluster")).await;
+    let view = app.get_ok(&token, &format!("{base}/{spare}/cluster")).await;
     assert_eq!(view["state"], "partner_disconnected");
     assert_eq!(view["partner"]["status"], "Disconnected");
 
@@ -140,7 +136,9 @@ async fn master_and_spare_are_partners(backend: Backend) {
         .put(license::to_item(&spare_license), None)
         .await
         .unwrap();
-    let view = get(&app, &token, &format!("{base}/{lonely}/cluster")).await;
+    let view = app
+        .get_ok(&token, &format!("{base}/{lonely}/cluster"))
+        .await;
     assert_eq!(view["state"], "incomplete");
     assert_eq!(view["partner"]["serial"], "D1D1D1D1-SPARE");
     assert_eq!(view["partner"]["appliance_id"], Value::Null);

@@ -90,15 +90,9 @@ async fn catalog_drives_flags_and_options(backend: Backend) {
 
     // An empty catalog: nothing to update to.
     let list = app
-        .call(
-            "GET",
-            &format!("/v1/tenants/{TENANT}/appliances"),
-            Some(&token),
-            None,
-        )
+        .get_ok(&token, &format!("/v1/tenants/{TENANT}/appliances"))
         .await;
-    assert_eq!(list.status, 200, "{}", list.body);
-    assert_eq!(row(&list.body, &old)["flags"]["update_available"], false);
+    assert_eq!(row(&list, &old)["flags"]["update_available"], false);
 
     for r in [
         release("14.0.2", false),
@@ -122,16 +116,10 @@ async fn catalog_drives_flags_and_options(backend: Backend) {
 
     let before = app.counts();
     let list = app
-        .call(
-            "GET",
-            &format!("/v1/tenants/{TENANT}/appliances"),
-            Some(&token),
-            None,
-        )
+        .get_ok(&token, &format!("/v1/tenants/{TENANT}/appliances"))
         .await;
     let reads_for_three = delta(before, app.counts()).reads();
-    assert_eq!(list.status, 200, "{}", list.body);
-    let flags = |id: &ApplianceId| row(&list.body, id)["flags"].clone();
+    let flags = |id: &ApplianceId| row(&list, id)["flags"].clone();
     assert_eq!(
         flags(&old),
         json!({"report_active": true, "vpn": true, "cloud_shield": false,
@@ -154,14 +142,9 @@ async fn catalog_drives_flags_and_options(backend: Backend) {
     }
     let before = app.counts();
     let list = app
-        .call(
-            "GET",
-            &format!("/v1/tenants/{TENANT}/appliances"),
-            Some(&token),
-            None,
-        )
+        .get_ok(&token, &format!("/v1/tenants/{TENANT}/appliances"))
         .await;
-    assert_eq!(list.body["items"].as_array().unwrap().len(), 6);
+    assert_eq!(list["items"].as_array().unwrap().len(), 6);
     assert_eq!(delta(before, app.counts()).reads(), reads_for_three);
 
     // Detail: upgrades are the newer versions; rollback only from 14.1.0 on, and

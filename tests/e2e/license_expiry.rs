@@ -149,14 +149,9 @@ async fn expired_appliances_go_unless_a_vpn_needs_them(backend: Backend) {
         items[0]
     );
     let licenses = app
-        .call(
-            "GET",
-            &format!("/v1/tenants/{TENANT}/licenses"),
-            Some(&token),
-            None,
-        )
+        .get_ok(&token, &format!("/v1/tenants/{TENANT}/licenses"))
         .await;
-    let lic = licenses.body["items"]
+    let lic = licenses["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -164,14 +159,9 @@ async fn expired_appliances_go_unless_a_vpn_needs_them(backend: Backend) {
         .unwrap();
     assert_eq!(lic["appliance_id"], Value::Null);
     let list = app
-        .call(
-            "GET",
-            &format!("/v1/tenants/{TENANT}/appliances"),
-            Some(&token),
-            None,
-        )
+        .get_ok(&token, &format!("/v1/tenants/{TENANT}/appliances"))
         .await;
-    assert_eq!(list.body["items"].as_array().unwrap().len(), 3);
+    assert_eq!(list["items"].as_array().unwrap().len(), 3);
 
     // The same day again: the sweep does not run it twice; an operator run finds
     // nothing more to remove and keeps the VPN peer.

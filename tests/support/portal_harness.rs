@@ -221,6 +221,13 @@ pub struct Answer {
 }
 
 impl PortalApp {
+    /// `GET path` as `token`, asserting a 200; the JSON body.
+    pub async fn get_ok(&self, token: &str, path: &str) -> serde_json::Value {
+        let a = self.call("GET", path, Some(token), None).await;
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        a.body
+    }
+
     pub fn counts(&self) -> RequestCounts {
         self.counting.counts()
     }
